@@ -1,0 +1,34 @@
+# One entry point per chore; CI calls the same targets (see README).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install run test bench db-upgrade clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Serve the portal with gunicorn on the embedded default (SQLite, local instance folder).
+run: $(STAMP)
+	$(BIN)/harness serve
+
+## The whole test suite with line coverage of app/ (fails under 90%).
+test: $(STAMP)
+	$(BIN)/python -m pytest --cov=app --cov-report=term $(PYTEST_ARGS)
+
+## Side-by-side benchmarks of the ingestion paths (figures printed and written to results/).
+bench: $(STAMP)
+	$(BIN)/python -m loadtests.bench
+
+db-upgrade: $(STAMP)
+	$(BIN)/harness db upgrade
+
+clean:
+	rm -rf $(VENV) instance results .pytest_cache .coverage

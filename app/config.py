@@ -1,0 +1,174 @@
+"""Configuration: one frozen `Settings` built from `HARNESS_*` environment variables.
+
+Defaults give the embedded setup (SQLite for data and flags, files under the instance
+folder). Production points the same code at PostgreSQL and Redis; with
+`HARNESS_ENV=production` the settings that must never fall back to a default (secret
+key, database URL) are required and a missing one stops start-up with a clear message.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+MIB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class AdminToken:
+    """A bearer token for the admin API, with the actor name written to the audit log."""
+
+    actor: str
+    token: str = field(repr=False)
+    can_write: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the portal and the harness read from configuration."""
+
+    instance_path: Path
+    database_url: str
+    flag_store_url: str
+    upload_folder: Path
+    secret_key: str = field(repr=False)
+    environment: str = "development"
+    admin_tokens: tuple[AdminToken, ...] = ()
+    user_header: str = "X-Portal-User"
+    trust_user_header: bool = False
+    max_upload_bytes: int = 20 * MIB
+    max_decompressed_bytes: int = 64 * MIB
+    max_compression_ratio: int = 200
+    max_cells: int = 250_000
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = 2
+
+    @property
+    def staging_folder(self) -> Path:
+        """Where staged uploads wait for review."""
+        return self.upload_folder / "staging"
+
+    @property
+    def processed_folder(self) -> Path:
+        """Where confirmed staged uploads are moved."""
+        return self.upload_folder / "processed"
+
+    @property
+    def is_production(self) -> bool:
+        """True when running with `HARNESS_ENV=production`."""
+        return self.environment == "production"
+
+    def with_overrides(self, overrides: Mapping[str, object]) -> Settings:
+        """A copy with the given fields replaced (tests and the app factory use it)."""
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return replace(self, **dict(overrides))  # type: ignore[arg-type]
+
+
+def parse_admin_tokens(raw: str) -> tuple[AdminToken, ...]:
+    """Parse `HARNESS_ADMIN_TOKENS`: comma-separated `actor:rw:TOKEN` or `actor:ro:TOKEN`."""
+    tokens = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        parts = item.split(":", 2)
+        if len(parts) != 3 or parts[1] not in ("rw", "ro") or not parts[0] or not parts[2]:
+            raise ConfigError(
+                "HARNESS_ADMIN_TOKENS entries must look like actor:rw:TOKEN or actor:ro:TOKEN"
+            )
+        actor, mode, token = parts
+        if len(token) < 16:
+            raise ConfigError(f"HARNESS_ADMIN_TOKENS: the token for {actor!r} is shorter than 16 characters")
+        tokens.append(AdminToken(actor=actor, token=token, can_write=mode == "rw"))
+    return tuple(tokens)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """A random per-installation key kept in the instance folder (never a fixed default)."""
+    path = instance_path / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker created it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | None = None) -> Settings:
+    """Build `Settings` from the environment; raises `ConfigError` on bad values."""
+    env = os.environ if env is None else env
+    environment = env.get("HARNESS_ENV", "development")
+    if environment not in ("development", "production", "test"):
+        raise ConfigError(f"HARNESS_ENV must be development, production or test, got {environment!r}")
+    instance = Path(env.get("HARNESS_INSTANCE_PATH") or instance_path or Path.cwd() / "instance").resolve()
+
+    database_url = env.get("HARNESS_DATABASE_URL", "")
+    if not database_url:
+        if environment == "production":
+            raise ConfigError("HARNESS_DATABASE_URL is required when HARNESS_ENV=production")
+        database_url = f"sqlite:///{instance / 'portal.db'}"
+    secret_key = env.get("HARNESS_SECRET_KEY", "")
+    if not secret_key:
+        if environment == "production":
+            raise ConfigError("HARNESS_SECRET_KEY is required when HARNESS_ENV=production")
+        secret_key = _instance_secret(instance)
+    elif len(secret_key) < 32:
+        raise ConfigError("HARNESS_SECRET_KEY must be at least 32 characters")
+
+    return Settings(
+        instance_path=instance,
+        database_url=database_url,
+        flag_store_url=env.get("HARNESS_FLAG_STORE_URL") or database_url,
+        upload_folder=Path(env.get("HARNESS_UPLOAD_FOLDER") or instance / "uploads").resolve(),
+        secret_key=secret_key,
+        environment=environment,
+        admin_tokens=parse_admin_tokens(env.get("HARNESS_ADMIN_TOKENS", "")),
+        user_header=env.get("HARNESS_USER_HEADER", "X-Portal-User"),
+        trust_user_header=_bool(env, "HARNESS_TRUST_USER_HEADER", False),
+        max_upload_bytes=_int(env, "HARNESS_MAX_UPLOAD_MB", 20) * MIB,
+        max_decompressed_bytes=_int(env, "HARNESS_MAX_DECOMPRESSED_MB", 64) * MIB,
+        max_compression_ratio=_int(env, "HARNESS_MAX_COMPRESSION_RATIO", 200, minimum=2),
+        max_cells=_int(env, "HARNESS_MAX_CELLS", 250_000, minimum=100),
+        host=env.get("HARNESS_HOST", "127.0.0.1"),
+        port=_int(env, "HARNESS_PORT", 5000),
+        workers=_int(env, "HARNESS_WORKERS", 2),
+    )
