@@ -1,0 +1,1 @@
+"""Reading ARB feedback workbooks safely: guard, readers, parse rules, and a generator."""

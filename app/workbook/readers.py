@@ -1,0 +1,84 @@
+"""Two readers with one interface: openpyxl (the legacy portal's) and calamine (fast).
+
+Both give rows of normalized cell values (see `cells.normalize_cell`), 1-based, so the
+parse rules run on identical input whichever reader produced it. Neither follows a
+sheet's declared dimension: rows are read until the caller stops asking.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+import zipfile
+from collections.abc import Iterator
+from typing import Protocol
+
+from app.workbook.cells import normalize_cell
+from app.workbook.errors import CorruptWorkbook
+
+Row = tuple[object, ...]
+
+
+class WorkbookReader(Protocol):
+    """What the parser needs from a workbook."""
+
+    sheet_names: tuple[str, ...]
+
+    def rows(self, sheet: str, first_row: int, max_col: int) -> Iterator[Row]:
+        """Rows from `first_row` on (1-based), each with columns 1..`max_col`."""
+        ...
+
+
+def _pad(values: list[object], max_col: int) -> Row:
+    values = values[:max_col]
+    return tuple(values) + (None,) * (max_col - len(values))
+
+
+class OpenpyxlReader:
+    """The legacy reader: `openpyxl.load_workbook(data_only=True)` (cached formula values)."""
+
+    def __init__(self, data: bytes) -> None:
+        import openpyxl  # imported here: the refactored path never pays for it
+
+        try:
+            with warnings.catch_warnings():
+                # The ARB templates carry data-validation extensions openpyxl cannot keep.
+                warnings.simplefilter("ignore", UserWarning)
+                self._wb = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
+        except Exception as exc:  # openpyxl raises many types for damaged files
+            raise CorruptWorkbook(f"the workbook could not be opened ({type(exc).__name__})") from exc
+        self.sheet_names = tuple(self._wb.sheetnames)
+
+    def rows(self, sheet: str, first_row: int, max_col: int) -> Iterator[Row]:
+        """Rows from `first_row` on, normalized."""
+        ws = self._wb[sheet]
+        for row in ws.iter_rows(min_row=first_row, max_col=max_col, values_only=True):
+            yield _pad([normalize_cell(v) for v in row], max_col)
+
+
+class CalamineReader:
+    """The fast reader (Rust calamine); reads only the sheets and rows asked for."""
+
+    def __init__(self, data: bytes) -> None:
+        from python_calamine import CalamineWorkbook
+
+        try:
+            self._wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        except (zipfile.BadZipFile, ValueError, OSError) as exc:
+            raise CorruptWorkbook(f"the workbook could not be opened ({type(exc).__name__})") from exc
+        except Exception as exc:  # calamine's own error types
+            raise CorruptWorkbook(f"the workbook could not be opened ({type(exc).__name__})") from exc
+        self.sheet_names = tuple(self._wb.sheet_names)
+
+    def rows(self, sheet: str, first_row: int, max_col: int) -> Iterator[Row]:
+        """Rows from `first_row` on, normalized; rows above the sheet's data are empty."""
+        try:
+            ws = self._wb.get_sheet_by_name(sheet)
+        except Exception as exc:
+            raise CorruptWorkbook(f"sheet {sheet!r} could not be read ({type(exc).__name__})") from exc
+        # python-calamine's iter_rows pads the rows above the data (positions are absolute
+        # from row 1) but starts each row at the first used column.
+        lead = [None] * (ws.start[1] if ws.start is not None else 0)
+        for row_number, values in enumerate(ws.iter_rows(), start=1):
+            if row_number >= first_row:
+                yield _pad(lead + [normalize_cell(v) for v in values[: max(0, max_col - len(lead))]], max_col)
