@@ -1,0 +1,379 @@
+"""The flag service: decisions for the router (never raise) and changes for operators (fail loud).
+
+Reads go through a per-process `StateCache` (short TTL, last-known state on store errors,
+then the safe default). Every change is one atomic `store.update` that writes the new
+states and their audit entries together, then invalidates this process's cache; other
+processes see it when their snapshot expires (`ttl`). Flipper events are emitted around
+each change through a `SafeEventEmitter`, so listeners observe changes but cannot block
+them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flags.audit import ACTIONS, AuditEntry, AuditQuery
+from flags.cache import StateCache
+from flags.clock import Clock, SystemClock
+from flags.decision import Decision, Reason, Source
+from flags.errors import InvalidReason, InvalidUserId, InvalidValue
+from flags.events import EventType, SafeEventEmitter
+from flags.names import ALL_FLAGS, REFACTORED_FLAGS, require_known
+from flags.rollout import evaluate, normalise_user_id, parse_percent
+from flags.state import FlagState
+from flags.store import FlagStore, open_store
+
+__all__ = ["FallbackHook", "FlagService", "FlagStatus", "FlagsSnapshot", "open_service"]
+
+log = logging.getLogger(__name__)
+
+# Called as hook(flag, source) for every decision not made from fresh state, where
+# source is "last_known" or "safe_default" (see flags.decision.Source).
+FallbackHook = Callable[[str, str], None]
+
+SYSTEM_ACTOR = "system"
+MAX_ACTOR_LENGTH = 200
+MAX_HISTORY = 1000
+
+
+@dataclass(frozen=True)
+class FlagStatus:
+    """One flag's effective settings, for gauges; `enabled` means it can turn on for someone
+    (not killed, and a percent above 0 or a non-empty allow list)."""
+
+    name: str
+    percent: float
+    enabled: bool
+    killed: bool
+    allow_count: int
+    deny_count: int
+
+
+@dataclass(frozen=True)
+class FlagsSnapshot:
+    """Every flag's status as decisions currently see it, and where that came from."""
+
+    flags: tuple[FlagStatus, ...]
+    source: str
+
+    def get(self, name: str) -> FlagStatus | None:
+        """The status of one flag, or None."""
+        return next((status for status in self.flags if status.name == name), None)
+
+
+class FlagService:
+    """Feature flags for the harness: `decide` for requests, audited changes for operators."""
+
+    def __init__(
+        self,
+        store: FlagStore,
+        *,
+        clock: Clock | None = None,
+        ttl: float = 1.0,
+        max_stale: float = 30.0,
+        retry_interval: float | None = None,
+        flags: Sequence[str] = ALL_FLAGS,
+        on_fallback: FallbackHook | None = None,
+        events: SafeEventEmitter | None = None,
+    ) -> None:
+        self.store = store
+        self.flags = tuple(flags)
+        self.clock = clock or SystemClock()
+        self.events = events or SafeEventEmitter()
+        self._cache = StateCache(self._load, self.clock, ttl=ttl, max_stale=max_stale, retry_interval=retry_interval)
+        self._fallback_hooks: list[FallbackHook] = [on_fallback] if on_fallback else []
+
+    @property
+    def ttl(self) -> float:
+        """Seconds a process decides from one snapshot (the kill-switch propagation bound)."""
+        return self._cache.ttl
+
+    @property
+    def max_stale(self) -> float:
+        """Seconds the last known state is used while the store is unreachable."""
+        return self._cache.max_stale
+
+    def _load(self) -> Mapping[str, FlagState]:
+        return self.store.read(self.flags)
+
+    # -- decisions: never raise ------------------------------------------------------
+
+    def decide(self, flag: str, user_id: object) -> Decision:
+        """Evaluate `flag` for a user: kill switch, deny, allow, sticky percentage, off."""
+        try:
+            states, source = self._cache.current()
+            if states is None:
+                self._report_fallback(flag, source)
+                return Decision(flag, False, Reason.STORE_FALLBACK, source)
+            if source != Source.STORE:
+                self._report_fallback(flag, source)
+            state = states.get(flag)
+            if state is None:
+                return Decision(flag, False, Reason.OFF, source)
+            try:
+                user: str | None = normalise_user_id(user_id)
+            except InvalidUserId:
+                user = None
+            enabled, reason = evaluate(state, user)
+            return Decision(flag, enabled, reason, source)
+        except Exception:  # a bug here must still leave the request on the original path
+            log.exception("flag decision for %r failed; using the safe default", flag)
+            self._report_fallback(flag, Source.SAFE_DEFAULT)
+            return Decision(flag, False, Reason.STORE_FALLBACK, Source.SAFE_DEFAULT)
+
+    def is_enabled(self, flag: str, user_id: object) -> bool:
+        """True when `decide` enables the flag for this user; never raises."""
+        return self.decide(flag, user_id).enabled
+
+    def snapshot(self) -> FlagsSnapshot:
+        """Each flag's percent and enabled state as decisions see them now; never raises."""
+        try:
+            states, source = self._cache.current()
+        except Exception:
+            log.exception("flag snapshot failed")
+            states, source = None, Source.SAFE_DEFAULT
+        statuses = []
+        for name in self.flags:
+            state = (states or {}).get(name)
+            if state is None:
+                statuses.append(FlagStatus(name, 0.0, False, False, 0, 0))
+            else:
+                serving = not state.killed and (state.percent > 0 or bool(state.allow))
+                statuses.append(
+                    FlagStatus(name, state.percent, serving, state.killed, len(state.allow), len(state.deny))
+                )
+        return FlagsSnapshot(tuple(statuses), source)
+
+    def add_fallback_hook(self, hook: FallbackHook) -> None:
+        """Call `hook(flag, source)` for every decision made without fresh store state."""
+        self._fallback_hooks.append(hook)
+
+    def _report_fallback(self, flag: str, source: str) -> None:
+        for hook in list(self._fallback_hooks):
+            try:
+                hook(flag, source)
+            except Exception:
+                log.exception("flag fallback hook %r raised (ignored)", hook)
+
+    # -- operator side: fail loud ----------------------------------------------------
+
+    def ping(self) -> None:
+        """Read the store once, bypassing the cache; raises `StoreUnavailable` if it cannot."""
+        self.store.read(self.flags)
+
+    def ensure_flags(self, actor: str = SYSTEM_ACTOR) -> tuple[str, ...]:
+        """Create the flags that do not exist yet (0%, not killed); never resets existing ones."""
+        actor = _require_actor(actor)
+        now = self.clock.now()
+
+        def change(current: Mapping[str, FlagState | None]):
+            created = [_new_state(name, now, actor) for name, state in current.items() if state is None]
+            return created, [_created_entry(state, now, actor) for state in created]
+
+        created = self.store.update(self.flags, change)
+        for state in created:
+            self.events.emit(EventType.POST_CREATE, state.name, is_enabled=True, client_data=state.to_item().meta["client_data"])
+        if created:
+            self._cache.invalidate()
+        return tuple(state.name for state in created)
+
+    def get(self, flag: str) -> FlagState:
+        """The stored state of one flag, read fresh (a flag never created reads as 0%)."""
+        require_known(flag, self.flags)
+        return self.store.read([flag]).get(flag) or FlagState(flag)
+
+    def list_flags(self) -> list[FlagState]:
+        """Every known flag's stored state, read fresh, in `flags` order."""
+        stored = self.store.read(self.flags)
+        return [stored.get(name) or FlagState(name) for name in self.flags]
+
+    def set_percent(self, flag: str, percent: object, *, actor: str, reason: str | None = None) -> FlagState:
+        """Set the sticky rollout percent (0..100, fractions allowed)."""
+        value = parse_percent(percent)
+        return self._change_one(
+            flag, "percent", actor, reason, lambda s: s.evolve(percent=value), lambda s: s.percent,
+            EventType.PRE_SET_CLIENT_DATA, EventType.POST_SET_CLIENT_DATA, {"percent": value},
+        )
+
+    def allow(self, flag: str, users: Iterable[object], *, actor: str, reason: str | None = None) -> FlagState:
+        """Add users to the allow list (on regardless of percent, unless denied or killed)."""
+        ids = _user_ids(users)
+        return self._change_list(flag, "allow", "allow", actor, reason, lambda have: have | ids)
+
+    def unallow(self, flag: str, users: Iterable[object], *, actor: str, reason: str | None = None) -> FlagState:
+        """Remove users from the allow list."""
+        ids = _user_ids(users)
+        return self._change_list(flag, "unallow", "allow", actor, reason, lambda have: have - ids)
+
+    def deny(self, flag: str, users: Iterable[object], *, actor: str, reason: str | None = None) -> FlagState:
+        """Add users to the deny list (off regardless of allow list and percent)."""
+        ids = _user_ids(users)
+        return self._change_list(flag, "deny", "deny", actor, reason, lambda have: have | ids)
+
+    def undeny(self, flag: str, users: Iterable[object], *, actor: str, reason: str | None = None) -> FlagState:
+        """Remove users from the deny list."""
+        ids = _user_ids(users)
+        return self._change_list(flag, "undeny", "deny", actor, reason, lambda have: have - ids)
+
+    def kill(self, flag: str, *, actor: str, reason: str) -> FlagState:
+        """Turn the flag off for everyone, keeping percent and lists for `resume`."""
+        reason = _require_reason(reason)
+        return self._change_one(
+            flag, "kill", actor, reason, lambda s: s.evolve(killed=True, kill_reason=reason), _switch,
+            EventType.PRE_DISABLE, EventType.POST_DISABLE, None,
+        )
+
+    def resume(self, flag: str, *, actor: str, reason: str | None = None) -> FlagState:
+        """Lift the kill switch: the same users as before the kill are on again."""
+        return self._change_one(
+            flag, "resume", actor, reason, lambda s: s.evolve(killed=False, kill_reason=None), _switch,
+            EventType.PRE_ENABLE, EventType.POST_ENABLE, None,
+        )
+
+    def rollback(self, *, actor: str, reason: str) -> list[FlagState]:
+        """Kill every refactored_* flag in one atomic write: everyone back on the original path."""
+        reason = _require_reason(reason)
+        names = [name for name in REFACTORED_FLAGS if name in self.flags]
+        return self._change(
+            names, "kill", actor, f"rollback: {reason}",
+            lambda s: s.evolve(killed=True, kill_reason=f"rollback: {reason}"), _switch,
+            EventType.PRE_DISABLE, EventType.POST_DISABLE, None,
+        )
+
+    def history(
+        self,
+        *,
+        flag: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+    ) -> list[AuditEntry]:
+        """Audit entries, newest first, filtered by flag, actor, action and time."""
+        if flag is not None:
+            require_known(flag, self.flags)
+        if action is not None and action not in ACTIONS:
+            raise InvalidValue(action, f"unknown action {action!r}; actions: {', '.join(ACTIONS)}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_HISTORY:
+            raise InvalidValue(limit, f"limit must be a whole number from 1 to {MAX_HISTORY}")
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        return self.store.history(AuditQuery(flag=flag, actor=actor, action=action, since=since, limit=limit))
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.store.close()
+
+    # -- the one way a change is made --------------------------------------------------
+
+    def _change_list(self, flag, action, field_name, actor, reason, edit_set) -> FlagState:
+        return self._change_one(
+            flag, action, actor, reason,
+            lambda s: s.evolve(**{field_name: frozenset(edit_set(getattr(s, field_name)))}),
+            lambda s: sorted(getattr(s, field_name)),
+            EventType.PRE_SET_CLIENT_DATA, EventType.POST_SET_CLIENT_DATA, {"action": action},
+        )
+
+    def _change_one(self, flag, action, actor, reason, edit, value, pre, post, event_data) -> FlagState:
+        require_known(flag, self.flags)
+        return self._change([flag], action, actor, reason, edit, value, pre, post, event_data)[0]
+
+    def _change(
+        self,
+        names: Sequence[str],
+        action: str,
+        actor: str,
+        reason: str | None,
+        edit: Callable[[FlagState], FlagState],
+        value: Callable[[FlagState], Any],
+        pre: EventType,
+        post: EventType,
+        event_data: dict | None,
+    ) -> list[FlagState]:
+        actor = _require_actor(actor)
+        reason = (reason or "").strip() or None
+        now = self.clock.now()
+        for name in names:
+            self._emit(pre, name, event_data)
+
+        def change(current: Mapping[str, FlagState | None]):
+            written, entries = [], []
+            for name in names:
+                before = current[name]
+                if before is None:  # never created (store wiped?): create it as part of this change
+                    before = _new_state(name, now, actor)
+                    entries.append(_created_entry(before, now, actor))
+                    written_before = before
+                else:
+                    written_before = None
+                after = edit(before)
+                if after == before and written_before is None:
+                    continue  # nothing to change, nothing to log
+                version = 1 if current[name] is None else current[name].version + 1
+                written.append(after.evolve(version=version, updated_at=now, updated_by=actor))
+                if after != before:
+                    entries.append(
+                        AuditEntry(flag=name, action=action, actor=actor, at=now, old=value(before), new=value(after), reason=reason)
+                    )
+            return written, entries
+
+        written = {state.name: state for state in self.store.update(names, change)}
+        self._cache.invalidate()
+        for name in names:
+            self._emit(post, name, event_data)
+        current = self.store.read(names) if len(written) < len(names) else {}
+        return [written.get(name) or current.get(name) or FlagState(name) for name in names]
+
+    def _emit(self, event: EventType, name: str, data: dict | None) -> None:
+        if data is None:
+            self.events.emit(event, name)
+        else:
+            self.events.emit(event, name, dict(data))
+
+
+def open_service(url: str, **options: Any) -> FlagService:
+    """A `FlagService` on the store the URL names (options go to `FlagService`)."""
+    return FlagService(open_store(url), **options)
+
+
+def _new_state(name: str, now: datetime, actor: str) -> FlagState:
+    return FlagState(name=name, version=1, created_at=now, updated_at=now, updated_by=actor)
+
+
+def _created_entry(state: FlagState, now: datetime, actor: str) -> AuditEntry:
+    return AuditEntry(
+        flag=state.name, action="create", actor=actor, at=now, old=None,
+        new={"percent": state.percent, "killed": state.killed}, reason=None,
+    )
+
+
+def _switch(state: FlagState) -> str:
+    return "killed" if state.killed else "active"
+
+
+def _require_actor(actor: object) -> str:
+    if not isinstance(actor, str) or not actor.strip():
+        raise InvalidValue(actor, "an actor (who is making the change) is required")
+    actor = actor.strip()
+    if len(actor) > MAX_ACTOR_LENGTH:
+        raise InvalidValue(actor, f"actor is longer than {MAX_ACTOR_LENGTH} characters")
+    return actor
+
+
+def _require_reason(reason: object) -> str:
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidReason(reason, "a reason is required")
+    return reason.strip()
+
+
+def _user_ids(users: Iterable[object]) -> frozenset[str]:
+    if isinstance(users, (str, bytes, int)):
+        users = [users]
+    ids = frozenset(normalise_user_id(user) for user in users)
+    if not ids:
+        raise InvalidUserId(None, "give at least one user id")
+    return ids

@@ -1,0 +1,321 @@
+"""The SQL flag store: a flipper store on SQLAlchemy 2.x, for SQLite (embedded) and PostgreSQL.
+
+Tables `flag_features` (one row per flag holding flipper's serialized item and a version)
+and `flag_audit` are created with `create_all(checkfirst=True)`; the `flag_` prefix keeps
+them clear of the portal's own tables in the same database. Writes are optimistic:
+`UPDATE ... WHERE version = :seen` (or an insert that must not conflict) inside one
+transaction together with the audit rows, retried when another writer got there first.
+On SQLite the write transaction is `BEGIN IMMEDIATE`, so processes queue for the lock
+rather than fail on upgrade; a busy timeout bounds the wait.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Iterator, Optional
+
+from flipper.contrib.interface import FlagDoesNotExistError
+from flipper.contrib.storage import FeatureFlagStoreItem, FeatureFlagStoreMeta
+from flipper.contrib.util.date import now as flipper_now
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+
+from flags.audit import AuditEntry, AuditQuery
+from flags.errors import InvalidStoreUrl, StoreUnavailable
+from flags.state import FlagState
+from flags.store import Change, FlagStore, check_versions, retrying
+
+__all__ = ["SqlFlagStore"]
+
+metadata = MetaData()
+
+features = Table(
+    "flag_features",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("item", Text, nullable=False),
+    Column("version", Integer, nullable=False, default=0),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+)
+
+audit_log = Table(
+    "flag_audit",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", String(32), nullable=False, unique=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("flag", String(100), nullable=False, index=True),
+    Column("action", String(20), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("old_value", Text, nullable=True),
+    Column("new_value", Text, nullable=True),
+    Column("reason", Text, nullable=True),
+)
+
+
+class _Conflict(Exception):
+    """Another writer changed a flag between our read and our write."""
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything stored here is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class SqlFlagStore(FlagStore):
+    """Flags and audit log in two `flag_` tables of any SQLAlchemy database."""
+
+    def __init__(self, engine: Engine, create_tables: bool = True) -> None:
+        self._engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        self.description = engine.url.render_as_string(hide_password=True)
+        # Both dialects we support have INSERT ... ON CONFLICT DO NOTHING.
+        self._insert = sqlite_insert if self._sqlite else postgresql_insert
+        if self._sqlite:
+            # pysqlite's implicit BEGIN is deferred, which lets two writers both read and
+            # then fail on lock upgrade; writes issue BEGIN IMMEDIATE themselves instead.
+            self._writer = engine.execution_options(isolation_level="AUTOCOMMIT")
+        if create_tables:
+            self.create_tables()
+
+    @classmethod
+    def from_url(cls, url: str, connect_timeout: float = 2.0, busy_timeout: float = 5.0) -> SqlFlagStore:
+        """An engine for the URL with short timeouts, so an unreachable database fails fast."""
+        try:
+            parsed = make_url(url)
+        except ArgumentError as error:
+            raise InvalidStoreUrl(url, f"bad SQL flag store URL: {error}") from None
+        connect_args: dict[str, object] = {}
+        if parsed.get_backend_name() == "sqlite":
+            connect_args["timeout"] = busy_timeout
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        elif parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = max(1, round(connect_timeout))
+        try:
+            engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
+        except (ArgumentError, ImportError) as error:
+            raise InvalidStoreUrl(url, f"cannot use flag store URL: {error}") from None
+        try:
+            return cls(engine)
+        except StoreUnavailable:
+            engine.dispose()
+            raise
+
+    def create_tables(self) -> None:
+        """Create the flag tables if missing (tolerates another process doing the same)."""
+        try:
+            metadata.create_all(self._engine, checkfirst=True)
+        except IntegrityError:
+            # PostgreSQL: two processes raced on CREATE TABLE; the other one won.
+            pass
+        except SQLAlchemyError as error:
+            try:
+                metadata.create_all(self._engine, checkfirst=True)
+            except SQLAlchemyError:
+                raise StoreUnavailable(self.description, "create tables", error) from error
+
+    def close(self) -> None:
+        """Dispose of the engine's connection pool."""
+        self._engine.dispose()
+
+    # -- the harness interface -------------------------------------------------------
+
+    def read(self, names: Sequence[str]) -> dict[str, FlagState]:
+        """The named flags' states in one SELECT."""
+        try:
+            with self._engine.connect() as conn:
+                rows = conn.execute(select(features.c.item).where(features.c.name.in_(list(names)))).all()
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(self.description, "read", error) from error
+        states = (FlagState.deserialize(row.item) for row in rows)
+        return {state.name: state for state in states}
+
+    def update(self, names: Sequence[str], change: Change) -> list[FlagState]:
+        """Apply `change` in one transaction with its audit rows; retried on conflict."""
+        try:
+            return retrying(self.description, lambda: self._attempt(list(names), change), _Conflict)
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(self.description, "update", error) from error
+
+    def _attempt(self, names: list[str], change: Change) -> list[FlagState]:
+        with self._begin_write() as conn:
+            rows = conn.execute(select(features.c.item).where(features.c.name.in_(names))).all()
+            current: dict[str, FlagState | None] = {name: None for name in names}
+            current.update({state.name: state for state in (FlagState.deserialize(r.item) for r in rows)})
+            new_states, entries = change(current)
+            check_versions(current, new_states)
+            for state in new_states:
+                self._write_state(conn, state, current[state.name])
+            if entries:
+                conn.execute(insert(audit_log), [_audit_row(entry) for entry in entries])
+            return list(new_states)
+
+    def _write_state(self, conn: Connection, state: FlagState, before: FlagState | None) -> None:
+        values = {"item": state.serialize().decode("utf-8"), "version": state.version, "updated_at": state.updated_at}
+        if before is None:
+            # Insert-if-absent: a concurrent creator makes this insert nothing, and we retry.
+            stmt = self._insert(features).values(name=state.name, **values).on_conflict_do_nothing()
+            if conn.execute(stmt).rowcount != 1:
+                raise _Conflict(state.name)
+            return
+        result = conn.execute(
+            update(features)
+            .where(features.c.name == state.name, features.c.version == before.version)
+            .values(**values)
+        )
+        if result.rowcount != 1:
+            raise _Conflict(state.name)
+
+    def _begin_write(self):
+        if self._sqlite:
+            return _SqliteImmediate(self._writer)
+        return self._engine.begin()
+
+    def history(self, query: AuditQuery) -> list[AuditEntry]:
+        """Audit rows matching the query, newest first."""
+        stmt = select(audit_log).order_by(audit_log.c.at.desc(), audit_log.c.seq.desc()).limit(query.limit)
+        if query.flag is not None:
+            stmt = stmt.where(audit_log.c.flag == query.flag)
+        if query.actor is not None:
+            stmt = stmt.where(audit_log.c.actor == query.actor)
+        if query.action is not None:
+            stmt = stmt.where(audit_log.c.action == query.action)
+        if query.since is not None:
+            stmt = stmt.where(audit_log.c.at >= query.since)
+        try:
+            with self._engine.connect() as conn:
+                rows = conn.execute(stmt).all()
+        except SQLAlchemyError as error:
+            raise StoreUnavailable(self.description, "history", error) from error
+        return [
+            AuditEntry(
+                id=row.id,
+                at=_utc(row.at),
+                flag=row.flag,
+                action=row.action,
+                actor=row.actor,
+                old=json.loads(row.old_value) if row.old_value is not None else None,
+                new=json.loads(row.new_value) if row.new_value is not None else None,
+                reason=row.reason,
+            )
+            for row in rows
+        ]
+
+    # -- flipper's store interface (so flipper's own client can use this store) ------
+
+    def create(self, feature_name: str, is_enabled: bool = False, client_data: Optional[dict] = None):
+        """flipper's create: writes a fresh item, replacing any existing one."""
+        item = FeatureFlagStoreItem(feature_name, is_enabled, FeatureFlagStoreMeta(flipper_now(), client_data))
+        self._put_item(item)
+        return item
+
+    def get(self, feature_name: str) -> Optional[FeatureFlagStoreItem]:
+        """flipper's get: the stored item or None."""
+        with self._engine.connect() as conn:
+            raw = conn.execute(select(features.c.item).where(features.c.name == feature_name)).scalar()
+        return None if raw is None else FeatureFlagStoreItem.deserialize(raw.encode("utf-8"))
+
+    def set(self, feature_name: str, is_enabled: bool) -> None:
+        """flipper's set: change the enabled bit, keeping the meta."""
+        existing = self.get(feature_name)
+        if existing is None:
+            self.create(feature_name, is_enabled)
+            return
+        meta = FeatureFlagStoreMeta.from_dict(existing.meta)
+        self._put_item(FeatureFlagStoreItem(feature_name, is_enabled, meta))
+
+    def set_meta(self, feature_name: str, meta: FeatureFlagStoreMeta) -> None:
+        """flipper's set_meta: replace the meta, keeping the enabled bit."""
+        existing = self.get(feature_name)
+        if existing is None:
+            raise FlagDoesNotExistError(f"Feature {feature_name} does not exist")
+        self._put_item(FeatureFlagStoreItem(feature_name, existing.raw_is_enabled, meta))
+
+    def delete(self, feature_name: str) -> None:
+        """flipper's delete."""
+        with self._engine.begin() as conn:
+            conn.execute(delete(features).where(features.c.name == feature_name))
+
+    def list(self, limit: Optional[int] = None, offset: int = 0) -> Iterator[FeatureFlagStoreItem]:
+        """flipper's list, by name."""
+        stmt = select(features.c.item).order_by(features.c.name).offset(offset)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self._engine.connect() as conn:
+            raws = conn.execute(stmt).scalars().all()
+        return iter([FeatureFlagStoreItem.deserialize(raw.encode("utf-8")) for raw in raws])
+
+    def _put_item(self, item: FeatureFlagStoreItem) -> None:
+        # flipper's own writes bypass our version check, so bump the version to make any
+        # concurrent optimistic writer of ours retry.
+        with self._begin_write() as conn:
+            exists = conn.execute(select(features.c.version).where(features.c.name == item.feature_name)).scalar()
+            serialized = item.serialize().decode("utf-8")
+            if exists is None:
+                conn.execute(insert(features).values(name=item.feature_name, item=serialized, version=0))
+            else:
+                conn.execute(
+                    update(features)
+                    .where(features.c.name == item.feature_name)
+                    .values(item=serialized, version=features.c.version + 1)
+                )
+
+
+def _audit_row(entry: AuditEntry) -> dict[str, object]:
+    return {
+        "id": entry.id,
+        "at": entry.at,
+        "flag": entry.flag,
+        "action": entry.action,
+        "actor": entry.actor,
+        "old_value": None if entry.old is None else json.dumps(entry.old, sort_keys=True),
+        "new_value": None if entry.new is None else json.dumps(entry.new, sort_keys=True),
+        "reason": entry.reason,
+    }
+
+
+class _SqliteImmediate:
+    """A write transaction that takes SQLite's write lock up front (`BEGIN IMMEDIATE`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> Connection:
+        self._conn = self._engine.connect()
+        try:
+            self._conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self._conn.close()
+            raise
+        return self._conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self._conn is not None
+        try:
+            self._conn.exec_driver_sql("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self._conn.close()
