@@ -100,7 +100,7 @@ class StateCache:
 
     def _record_failure(self, now: float, error: BaseException) -> None:
         if not self._failing:
-            log.warning("flag store unreachable, deciding from last known state: %s", error)
+            log.warning("flag store read failed, deciding from last known state: %r", error)
         self._failing = True
         self.last_error = error
         self._next_attempt = now + self.retry_interval

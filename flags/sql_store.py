@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from flags.audit import AuditEntry, AuditQuery
 from flags.errors import InvalidStoreUrl, StoreUnavailable
@@ -97,8 +97,15 @@ class SqlFlagStore(FlagStore):
             # pysqlite's implicit BEGIN is deferred, which lets two writers both read and
             # then fail on lock upgrade; writes issue BEGIN IMMEDIATE themselves instead.
             self._writer = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._tables_ready = False
         if create_tables:
-            self.create_tables()
+            try:
+                self.create_tables()
+            except StoreUnavailable:
+                # Start anyway (decisions fall back safely); tables are retried on first use.
+                pass
+        else:
+            self._tables_ready = True
 
     @classmethod
     def from_url(cls, url: str, connect_timeout: float = 2.0, busy_timeout: float = 5.0) -> SqlFlagStore:
@@ -118,24 +125,24 @@ class SqlFlagStore(FlagStore):
             engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
         except (ArgumentError, ImportError) as error:
             raise InvalidStoreUrl(url, f"cannot use flag store URL: {error}") from None
-        try:
-            return cls(engine)
-        except StoreUnavailable:
-            engine.dispose()
-            raise
+        return cls(engine)
 
     def create_tables(self) -> None:
         """Create the flag tables if missing (tolerates another process doing the same)."""
         try:
             metadata.create_all(self._engine, checkfirst=True)
-        except IntegrityError:
-            # PostgreSQL: two processes raced on CREATE TABLE; the other one won.
-            pass
         except SQLAlchemyError as error:
+            # On PostgreSQL two processes can race on CREATE TABLE; the second look sees
+            # the winner's tables. Anything else (server down) is reported.
             try:
                 metadata.create_all(self._engine, checkfirst=True)
             except SQLAlchemyError:
                 raise StoreUnavailable(self.description, "create tables", error) from error
+        self._tables_ready = True
+
+    def _ready(self) -> None:
+        if not self._tables_ready:
+            self.create_tables()
 
     def close(self) -> None:
         """Dispose of the engine's connection pool."""
@@ -145,6 +152,7 @@ class SqlFlagStore(FlagStore):
 
     def read(self, names: Sequence[str]) -> dict[str, FlagState]:
         """The named flags' states in one SELECT."""
+        self._ready()
         try:
             with self._engine.connect() as conn:
                 rows = conn.execute(select(features.c.item).where(features.c.name.in_(list(names)))).all()
@@ -155,6 +163,7 @@ class SqlFlagStore(FlagStore):
 
     def update(self, names: Sequence[str], change: Change) -> list[FlagState]:
         """Apply `change` in one transaction with its audit rows; retried on conflict."""
+        self._ready()
         try:
             return retrying(self.description, lambda: self._attempt(list(names), change), _Conflict)
         except SQLAlchemyError as error:
@@ -177,8 +186,13 @@ class SqlFlagStore(FlagStore):
         values = {"item": state.serialize().decode("utf-8"), "version": state.version, "updated_at": state.updated_at}
         if before is None:
             # Insert-if-absent: a concurrent creator makes this insert nothing, and we retry.
-            stmt = self._insert(features).values(name=state.name, **values).on_conflict_do_nothing()
-            if conn.execute(stmt).rowcount != 1:
+            stmt = (
+                self._insert(features)
+                .values(name=state.name, **values)
+                .on_conflict_do_nothing()
+                .returning(features.c.name)
+            )
+            if conn.execute(stmt).first() is None:
                 raise _Conflict(state.name)
             return
         result = conn.execute(
@@ -205,6 +219,7 @@ class SqlFlagStore(FlagStore):
             stmt = stmt.where(audit_log.c.action == query.action)
         if query.since is not None:
             stmt = stmt.where(audit_log.c.at >= query.since)
+        self._ready()
         try:
             with self._engine.connect() as conn:
                 rows = conn.execute(stmt).all()
@@ -234,6 +249,7 @@ class SqlFlagStore(FlagStore):
 
     def get(self, feature_name: str) -> Optional[FeatureFlagStoreItem]:
         """flipper's get: the stored item or None."""
+        self._ready()
         with self._engine.connect() as conn:
             raw = conn.execute(select(features.c.item).where(features.c.name == feature_name)).scalar()
         return None if raw is None else FeatureFlagStoreItem.deserialize(raw.encode("utf-8"))
@@ -256,11 +272,13 @@ class SqlFlagStore(FlagStore):
 
     def delete(self, feature_name: str) -> None:
         """flipper's delete."""
+        self._ready()
         with self._engine.begin() as conn:
             conn.execute(delete(features).where(features.c.name == feature_name))
 
     def list(self, limit: Optional[int] = None, offset: int = 0) -> Iterator[FeatureFlagStoreItem]:
         """flipper's list, by name."""
+        self._ready()
         stmt = select(features.c.item).order_by(features.c.name).offset(offset)
         if limit is not None:
             stmt = stmt.limit(limit)
@@ -271,6 +289,7 @@ class SqlFlagStore(FlagStore):
     def _put_item(self, item: FeatureFlagStoreItem) -> None:
         # flipper's own writes bypass our version check, so bump the version to make any
         # concurrent optimistic writer of ours retry.
+        self._ready()
         with self._begin_write() as conn:
             exists = conn.execute(select(features.c.version).where(features.c.name == item.feature_name)).scalar()
             serialized = item.serialize().decode("utf-8")
