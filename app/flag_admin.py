@@ -1,0 +1,224 @@
+"""The flag admin JSON API under /admin/api/flags, and `init_app` that builds the flag service.
+
+Bearer tokens come from `settings.admin_tokens` (HARNESS_ADMIN_TOKENS), each with an
+actor name written to the audit log; there is no default token, so with none configured
+every request is refused. A missing or wrong token answers 401, a read-only token trying
+to write 403. Views only translate HTTP to `flags.FlagService` calls.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from app.config import AdminToken, Settings
+from flags import (
+    FlagError,
+    FlagService,
+    InvalidValue,
+    StoreUnavailable,
+    UnknownFlag,
+    open_service,
+)
+
+__all__ = ["bp", "flag_service", "init_app"]
+
+bp = Blueprint("flag_admin", __name__, url_prefix="/admin/api/flags")
+
+EXTENSION = "flags"
+
+
+def init_app(app: Flask) -> None:
+    """Build the flag service from the app's settings, create missing flags, register the API."""
+    settings: Settings = app.config["HARNESS"]
+    service = open_service(settings.flag_store_url)
+    try:
+        service.ensure_flags()
+    except StoreUnavailable as error:
+        # Start anyway: decisions fall back to the original path until the store is back.
+        app.logger.warning("flag store unavailable at start-up (%s); flags fall back safely", error)
+    app.extensions[EXTENSION] = service
+    app.register_blueprint(bp)
+
+
+def flag_service() -> FlagService:
+    """The current app's flag service."""
+    return current_app.extensions[EXTENSION]
+
+
+# -- authentication ----------------------------------------------------------------------
+
+
+def _match_token(presented: str, tokens: tuple[AdminToken, ...]) -> AdminToken | None:
+    """The configured token equal to `presented`, compared in constant time against all."""
+    found = None
+    candidate = presented.encode("utf-8")
+    for token in tokens:
+        if hmac.compare_digest(candidate, token.token.encode("utf-8")) and found is None:
+            found = token
+    return found
+
+
+def _error(status: int, error: str, message: str, **extra: Any):
+    response = jsonify({"error": error, "message": message, **extra})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="harness-admin"'
+    return response
+
+
+def _require_token(write: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any):
+            tokens = current_app.config["HARNESS"].admin_tokens
+            if not tokens:
+                return _error(401, "unauthorized", "no admin tokens are configured (set HARNESS_ADMIN_TOKENS)")
+            scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+            token = _match_token(presented.strip(), tokens) if scheme.lower() == "bearer" and presented.strip() else None
+            if token is None:
+                return _error(401, "unauthorized", "a valid bearer token is required")
+            if write and not token.can_write:
+                return _error(403, "forbidden", f"token for {token.actor!r} is read-only")
+            g.flag_actor = token.actor
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if data is None and not request.data:
+        return {}
+    if not isinstance(data, dict):
+        raise InvalidValue(request.data[:100], "the request body must be a JSON object")
+    return data
+
+
+def _reason(data: dict[str, Any]) -> str | None:
+    reason = data.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidValue(reason, "reason must be a string")
+    return reason
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+@bp.errorhandler(FlagError)
+def _flag_error(error: FlagError):
+    if isinstance(error, UnknownFlag):
+        return _error(404, "unknown_flag", str(error), known=list(error.known))
+    if isinstance(error, InvalidValue):
+        return _error(400, f"invalid_{error.field}", str(error))
+    if isinstance(error, StoreUnavailable):
+        return _error(503, "store_unavailable", "the flag store is unavailable; nothing was changed")
+    return _error(400, "flag_error", str(error))
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException):
+    return _error(error.code or 500, error.name.lower().replace(" ", "_"), error.description or error.name)
+
+
+# -- reads -------------------------------------------------------------------------------
+
+
+@bp.get("")
+@_require_token(write=False)
+def list_flags():
+    """Every flag's state."""
+    service = flag_service()
+    return jsonify({"flags": [state.to_dict() for state in service.list_flags()], "propagation_seconds": service.ttl})
+
+
+@bp.get("/history")
+@_require_token(write=False)
+def history():
+    """The audit log, newest first; filters: flag, actor, action, since (ISO), limit."""
+    args = request.args
+    since = args.get("since")
+    try:
+        since_at = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        raise InvalidValue(since, f"since must be an ISO date or time, got {since!r}") from None
+    limit = args.get("limit", "50")
+    if not limit.isdigit():
+        raise InvalidValue(limit, "limit must be a whole number from 1 to 1000")
+    entries = flag_service().history(
+        flag=args.get("flag"), actor=args.get("actor"), action=args.get("action"), since=since_at, limit=int(limit)
+    )
+    return jsonify({"entries": [entry.to_dict() for entry in entries]})
+
+
+@bp.get("/<name>")
+@_require_token(write=False)
+def show_flag(name: str):
+    """One flag's state."""
+    return jsonify({"flag": flag_service().get(name).to_dict()})
+
+
+# -- writes ------------------------------------------------------------------------------
+
+
+@bp.put("/<name>/percent")
+@_require_token(write=True)
+def set_percent(name: str):
+    """Set the rollout percent: {"percent": 25, "reason": "..."}."""
+    data = _body()
+    if "percent" not in data:
+        raise InvalidValue(None, "percent is required")
+    state = flag_service().set_percent(name, data["percent"], actor=g.flag_actor, reason=_reason(data))
+    return jsonify({"flag": state.to_dict()})
+
+
+def _users(data: dict[str, Any]) -> list[Any]:
+    users = data.get("users")
+    if not isinstance(users, list) or not users:
+        raise InvalidValue(users, "users must be a non-empty list of user ids")
+    return users
+
+
+@bp.post("/<name>/<any(allow, deny, unallow, undeny):verb>")
+@_require_token(write=True)
+def change_list(name: str, verb: str):
+    """Add or remove users on the allow or deny list: {"users": [...], "reason": "..."}."""
+    data = _body()
+    method = getattr(flag_service(), verb)
+    state = method(name, _users(data), actor=g.flag_actor, reason=_reason(data))
+    return jsonify({"flag": state.to_dict()})
+
+
+@bp.post("/<name>/kill")
+@_require_token(write=True)
+def kill(name: str):
+    """Kill switch: {"reason": "..."} (required)."""
+    data = _body()
+    state = flag_service().kill(name, actor=g.flag_actor, reason=_reason(data) or "")
+    return jsonify({"flag": state.to_dict(), "propagation_seconds": flag_service().ttl})
+
+
+@bp.post("/<name>/resume")
+@_require_token(write=True)
+def resume(name: str):
+    """Lift the kill switch: {"reason": "..."} (optional)."""
+    data = _body()
+    state = flag_service().resume(name, actor=g.flag_actor, reason=_reason(data))
+    return jsonify({"flag": state.to_dict()})
+
+
+@bp.post("/rollback")
+@_require_token(write=True)
+def rollback():
+    """Kill every refactored flag at once: {"reason": "..."} (required)."""
+    data = _body()
+    states = flag_service().rollback(actor=g.flag_actor, reason=_reason(data) or "")
+    return jsonify({"flags": [state.to_dict() for state in states], "propagation_seconds": flag_service().ttl})
