@@ -12,15 +12,26 @@ __all__ = ["create_app"]
 
 
 def create_app(test_config: Mapping[str, object] | None = None, settings: Settings | None = None) -> Flask:
-    """Build the portal: settings, database, folders, blueprints, CLI."""
-    app = Flask(__name__, instance_relative_config=True)
+    """Build the portal: settings, database, folders, blueprints.
+
+    `settings` defaults to the `HARNESS_*` environment; `test_config` overrides fields.
+    The database schema is not migrated here (several workers start at once): run
+    `harness db upgrade` first, as `harness serve` does.
+    """
+    from app import portal, web
+
     if settings is None:
-        settings = load_settings(instance_path=None)
+        settings = load_settings()
     if test_config:
         settings = settings.with_overrides(test_config)
+    app = Flask(__name__, instance_path=str(settings.instance_path))
     app.config["HARNESS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
-    # Werkzeug refuses larger bodies before they are read whole.
+    # Werkzeug refuses a larger body from its Content-Length, before reading it.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
-    app.instance_path = str(settings.instance_path)
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = settings.is_production
+    portal.init_app(app, portal.build_portal(settings))
+    web.init_app(app)
     return app

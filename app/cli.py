@@ -1,17 +1,99 @@
-"""The `harness` command line: serve the portal, manage the database, generate workbooks."""
+"""The `harness` command line: serve the portal, migrate the database, generate workbooks.
+
+    harness serve                 migrate, then run gunicorn on HARNESS_HOST:HARNESS_PORT
+    harness db upgrade            bring the database schema up to date
+    harness generate ...          write feedback-form workbooks (good, bad, blank-id, hostile)
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import click
-from flask.cli import FlaskGroup
+
+from app.config import ConfigError, load_settings
 
 
-def _create_app():
-    from app import create_app
+def _settings():
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
 
-    return create_app()
 
-
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+@click.group()
 def main() -> None:
     """ARB upload-ingestion migration harness."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the latest revision."""
+    from app.db import Database, DatabaseUnavailable
+
+    settings = _settings()
+    database = Database(settings.database_url)
+    try:
+        database.ping()
+        database.upgrade()
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(f"database unreachable: {exc}") from None
+    finally:
+        database.dispose()
+    click.echo(f"database schema up to date ({database.engine.url.render_as_string(hide_password=True)})")
+
+
+@main.command()
+@click.option("--workers", type=int, default=None, help="gunicorn worker processes (default HARNESS_WORKERS)")
+def serve(workers: int | None) -> None:
+    """Migrate the database, prepare the folders, and serve the portal with gunicorn."""
+    from app.db import Database
+    from app.ingest.files import FileStore
+
+    settings = _settings()
+    database = Database(settings.database_url)
+    database.upgrade()
+    database.dispose()
+    FileStore(settings.upload_folder).ensure()
+    bind = f"{settings.host}:{settings.port}"
+    click.echo(f"ARB Feedback Portal on http://{bind}/  (upload form at http://{bind}/upload)")
+    click.echo(f"  database: {database.engine.url.render_as_string(hide_password=True)}")
+    click.echo(f"  uploads:  {settings.upload_folder}")
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    argv = [str(gunicorn), "--bind", bind, "--workers", str(workers or settings.workers),
+            "--timeout", "60", "--graceful-timeout", "20", "--access-logfile", "-",
+            "app.wsgi:application"]
+    os.execv(argv[0], argv)
+
+
+@main.command()
+@click.option("--schema", "schemas", multiple=True, help="schema name (repeatable; default: all six)")
+@click.option("--variant", type=click.Choice(["good", "bad", "blank_id"]), default="good", show_default=True)
+@click.option("--count", type=click.IntRange(1, 10_000), default=1, show_default=True, help="workbooks per schema")
+@click.option("--seed", type=int, default=None, help="random seed for repeatable values")
+@click.option("--id", "id_incidence", type=click.IntRange(1), default=None, help="incidence id to write")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("generated"), show_default=True)
+def generate(schemas: tuple[str, ...], variant: str, count: int, seed: int | None, id_incidence: int | None, out_dir: Path) -> None:
+    """Write feedback-form workbooks in the real ARB layout with realistic values."""
+    from app.forms import UnknownSchema, all_schemas, get_schema
+    from app.workbook.generator import generate_workbook
+
+    try:
+        names = [get_schema(name).name for name in schemas] or [s.name for s in all_schemas()]
+    except UnknownSchema as exc:
+        known = ", ".join(s.name for s in all_schemas())
+        raise click.ClickException(f"{exc}; known schemas: {known}") from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        for n in range(count):
+            workbook = generate_workbook(name, variant, seed=None if seed is None else seed + n, id_incidence=id_incidence)
+            path = out_dir / f"{name}_{variant}_{n + 1:04d}.xlsx"
+            path.write_bytes(workbook.data)
+            click.echo(f"{path}  id_incidence={workbook.id_incidence}")

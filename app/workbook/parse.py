@@ -45,6 +45,12 @@ class ParsedWorkbook:
     schemas: dict
     tab_contents: dict
     warnings: tuple[ParseWarning, ...] = ()
+    raw_contents: dict | None = None  # tab -> field -> cell value before casting
+
+    @property
+    def raw_form(self) -> dict:
+        """Cell values of the form tab before casting (the id check needs them)."""
+        return (self.raw_contents or {}).get(self.form_tab, {})
 
     @property
     def form_tab(self) -> str:
@@ -86,26 +92,27 @@ def _key_value_table(reader: WorkbookReader, sheet: str, header: str) -> dict:
     return table
 
 
-def _read_form(reader: WorkbookReader, tab: str, schema: FormSchema) -> tuple[dict, list[ParseWarning]]:
+def _read_form(reader: WorkbookReader, tab: str, schema: FormSchema) -> tuple[dict, dict, list[ParseWarning]]:
     positions = {f.name: (cell_position(f.label_cell), cell_position(f.value_cell)) for f in schema.fields}
     max_col = max(max(lc[1], vc[1]) for lc, vc in positions.values())
     grid = list(islice(reader.rows(tab, 1, max_col), schema.last_row))
     grid += [(None,) * max_col] * (schema.last_row - len(grid))
 
-    contents, warnings = {}, []
+    contents, raw, warnings = {}, {}, []
     for spec in schema.fields:
         (label_row, label_col), (value_row, value_col) = positions[spec.name]
         label = grid[label_row - 1][label_col - 1]
         if not (isinstance(label, str) and clean_text(label) == clean_text(spec.label)):
             warnings.append(ParseWarning(tab, spec.name, f"label cell {spec.label_cell} reads {label!r}, expected {spec.label!r}"))
-        value, failure = coerce(grid[value_row - 1][value_col - 1], spec.value_type)
+        raw[spec.name] = cell = grid[value_row - 1][value_col - 1]
+        value, failure = coerce(cell, spec.value_type)
         if failure:
             warnings.append(ParseWarning(tab, spec.name, f"{spec.value_cell}: {failure}; stored as empty"))
         if isinstance(value, str) and len(value) > MAX_TEXT_LENGTH:
             warnings.append(ParseWarning(tab, spec.name, f"text longer than {MAX_TEXT_LENGTH} characters was cut"))
             value = value[:MAX_TEXT_LENGTH]
         contents[spec.name] = value
-    return contents, warnings
+    return contents, raw, warnings
 
 
 def parse_workbook(reader: WorkbookReader) -> ParsedWorkbook:
@@ -121,7 +128,7 @@ def parse_workbook(reader: WorkbookReader) -> ParsedWorkbook:
         raise UnreadableForm("the _json_schema sheet lists no tab to read", code="no_schema_table")
     metadata = _key_value_table(reader, METADATA_SHEET, "Key") if METADATA_SHEET in reader.sheet_names else {}
 
-    schemas, contents, warnings = {}, {}, []
+    schemas, contents, raw, warnings = {}, {}, {}, []
     for tab, schema_name in tabs.items():
         try:
             schema = get_schema(str(schema_name))
@@ -134,6 +141,6 @@ def parse_workbook(reader: WorkbookReader) -> ParsedWorkbook:
         if tab not in reader.sheet_names:
             raise UnreadableForm(f"the workbook has no {tab!r} sheet although _json_schema lists it", code="missing_tab")
         schemas[tab] = schema.name
-        contents[tab], tab_warnings = _read_form(reader, tab, schema)
+        contents[tab], raw[tab], tab_warnings = _read_form(reader, tab, schema)
         warnings.extend(tab_warnings)
-    return ParsedWorkbook(metadata, schemas, contents, tuple(warnings))
+    return ParsedWorkbook(metadata, schemas, contents, tuple(warnings), raw)

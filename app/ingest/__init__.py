@@ -1,0 +1,1 @@
+"""Upload ingestion: the original (legacy) and refactored paths, and what they share."""

@@ -1,0 +1,82 @@
+"""What an ingestion path produced: the same kind of `Outcome` from either path.
+
+Error types are the established system's: `file_error`, `conversion_failed`,
+`missing_id`, `validation_error`, `database_error`, `processing_error` (plus `conflict`
+for a staged confirm refused because the incidence changed). `error_code` is the
+finer reason, from which the web layer picks the HTTP status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ORIGINAL = "original"
+REFACTORED = "refactored"
+PATHS = (ORIGINAL, REFACTORED)
+DIRECT = "direct"
+STAGED = "staged"
+ROUTES = (DIRECT, STAGED)
+
+FILE_ERROR = "file_error"
+CONVERSION_FAILED = "conversion_failed"
+MISSING_ID = "missing_id"
+VALIDATION_ERROR = "validation_error"
+DATABASE_ERROR = "database_error"
+PROCESSING_ERROR = "processing_error"
+CONFLICT = "conflict"
+ERROR_TYPES = (FILE_ERROR, CONVERSION_FAILED, MISSING_ID, VALIDATION_ERROR, DATABASE_ERROR, PROCESSING_ERROR, CONFLICT)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded file and who sent it (the input of both paths)."""
+
+    data: bytes
+    filename: str
+    user: str
+    comments: str | None = None
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field whose stored value changes (logged as one `portal_updates` row)."""
+
+    key: str
+    old: object
+    new: object
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a step failed: the established error type, a finer code, the user's message."""
+
+    error_type: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one upload through one path, direct or staged."""
+
+    path: str
+    route: str
+    success: bool
+    error_type: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    id_incidence: int | None = None
+    sector: str | None = None
+    payload: dict | None = None
+    merged_misc_json: dict | None = None
+    changes: tuple[FieldChange, ...] = ()
+    staged_filename: str | None = None
+    base_misc_json: dict | None = None
+    upload_id: int | None = None
+    saved_filename: str | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def failed(cls, path: str, route: str, failure: Failure, **data) -> Outcome:
+        """An unsuccessful outcome carrying `failure`."""
+        return cls(path, route, False, failure.error_type, failure.code, failure.message, **data)

@@ -1,0 +1,288 @@
+"""The refactored ingestion path: small steps, each returning a frozen result object.
+
+    save_upload -> convert_upload -> validate_id -> decide (plan against a base state)
+                -> persist_direct (merge into `incidences`) or persist_staged (staged file)
+
+The workbook is parsed once, in memory, by the fast reader, after the guard has checked
+it. Errors are precise (see `outcome`). Deciding never writes, so `evaluate` can run the
+whole path against any base state without side effects (the shadow runner uses it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.db import DatabaseUnavailable
+from app.ingest import staging
+from app.ingest.context import IngestContext
+from app.ingest.files import SavedFile
+from app.ingest.merge import MergePlan, plan_merge
+from app.ingest.outcome import (
+    CONVERSION_FAILED,
+    DATABASE_ERROR,
+    DIRECT,
+    FILE_ERROR,
+    PROCESSING_ERROR,
+    REFACTORED,
+    STAGED,
+    Failure,
+    Outcome,
+    Upload,
+)
+from app.ingest.payload import build_payload, check_id
+from app.ingest.persistence import apply_merge, finish_upload, load_misc_json, record_upload
+from app.workbook.errors import WorkbookError
+from app.workbook.guard import Limits, inspect_workbook
+from app.workbook.parse import ParsedWorkbook, parse_workbook
+from app.workbook.readers import CalamineReader
+
+BaseLookup = Callable[[int], "dict | None"]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """Common shape of every step's result."""
+
+    success: bool
+    failure: Failure | None = None
+
+    @property
+    def error_type(self) -> str | None:
+        """The established error type when the step failed."""
+        return self.failure.error_type if self.failure else None
+
+    @property
+    def error_message(self) -> str | None:
+        """What the user is told when the step failed."""
+        return self.failure.message if self.failure else None
+
+
+@dataclass(frozen=True)
+class SaveResult(StepResult):
+    """The upload kept on disk and recorded."""
+
+    saved: SavedFile | None = None
+    upload_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ConversionResult(StepResult):
+    """The workbook parsed in memory."""
+
+    parsed: ParsedWorkbook | None = None
+
+
+@dataclass(frozen=True)
+class IdResult(StepResult):
+    """The incidence id the upload is for."""
+
+    id_incidence: int | None = None
+
+
+@dataclass(frozen=True)
+class Decision(StepResult):
+    """Everything decided before writing: payload, id, and the plan against a base state."""
+
+    id_incidence: int | None = None
+    sector: str | None = None
+    payload: dict | None = None
+    plan: MergePlan | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UploadResult(StepResult):
+    """The direct upload's result (the old code base's `UploadResult`)."""
+
+    upload_id: int | None = None
+    saved_filename: str | None = None
+    decision: Decision | None = None
+    applied: MergePlan | None = None
+
+    def outcome(self) -> Outcome:
+        """As the harness's common `Outcome`."""
+        return _outcome(DIRECT, self.success, self.failure, self.decision, self.upload_id, self.saved_filename,
+                        plan=self.applied)
+
+
+@dataclass(frozen=True)
+class StagingResult(StepResult):
+    """The staged upload's result (the old code base's `StagingResult`)."""
+
+    upload_id: int | None = None
+    saved_filename: str | None = None
+    decision: Decision | None = None
+    staged_filename: str | None = None
+
+    def outcome(self) -> Outcome:
+        """As the harness's common `Outcome`."""
+        return _outcome(STAGED, self.success, self.failure, self.decision, self.upload_id, self.saved_filename,
+                        staged_filename=self.staged_filename)
+
+
+def _outcome(route: str, success: bool, failure: Failure | None, decision: Decision | None, upload_id: int | None,
+             saved_filename: str | None, plan: MergePlan | None = None, staged_filename: str | None = None) -> Outcome:
+    d = decision or Decision(False)
+    plan = plan or d.plan
+    data = dict(
+        id_incidence=d.id_incidence, sector=d.sector, payload=d.payload, upload_id=upload_id,
+        saved_filename=saved_filename, warnings=d.warnings,
+        base_misc_json=plan.base_misc_json if plan else None,
+    )
+    if route == DIRECT and plan is not None:
+        data.update(merged_misc_json=plan.merged_misc_json, changes=plan.changes)
+    if route == STAGED:
+        data.update(staged_filename=staged_filename)
+    if not success:
+        return Outcome.failed(REFACTORED, route, failure, **data)
+    return Outcome(REFACTORED, route, True, **data)
+
+
+# -- the steps ------------------------------------------------------------------------------
+
+
+def save_upload(ctx: IngestContext, upload: Upload, route: str) -> SaveResult:
+    """Keep the file under a safe name and record it, before any processing."""
+    now = ctx.clock()
+    try:
+        saved = ctx.files.save_upload(upload.data, upload.filename, now)
+    except OSError as exc:
+        return SaveResult(False, Failure(FILE_ERROR, "save_failed", f"the file could not be stored ({exc.strerror or exc})"))
+    try:
+        upload_id = record_upload(
+            ctx.db, filename=upload.filename, saved_name=saved.name, route=route, ingest_path=REFACTORED,
+            user=upload.user, size=len(upload.data), sha256=hashlib.sha256(upload.data).hexdigest(), now=now,
+        )
+    except DatabaseUnavailable as exc:
+        return SaveResult(False, Failure(DATABASE_ERROR, "database_unavailable",
+                                         f"the upload was kept as {saved.name} but could not be recorded: {exc}"), saved)
+    return SaveResult(True, None, saved, upload_id)
+
+
+def convert_upload(data: bytes, limits: Limits) -> ConversionResult:
+    """Check the workbook, then parse it once, in memory."""
+    if not data:
+        return ConversionResult(False, Failure(FILE_ERROR, "empty_file", "the uploaded file is empty"))
+    try:
+        inspect_workbook(data, limits)
+        return ConversionResult(True, parsed=parse_workbook(CalamineReader(data)))
+    except WorkbookError as exc:
+        return ConversionResult(False, Failure(CONVERSION_FAILED, exc.code, exc.message))
+
+
+def validate_id(parsed: ParsedWorkbook) -> IdResult:
+    """The incidence id must be a positive whole number."""
+    check = check_id(parsed.raw_form.get("id_incidence"))
+    if check.failure:
+        return IdResult(False, check.failure)
+    return IdResult(True, id_incidence=check.id_incidence)
+
+
+def decide(data: bytes, limits: Limits, base_lookup: BaseLookup) -> Decision:
+    """Parse, validate and plan the merge against `base_lookup(id)`; writes nothing."""
+    conversion = convert_upload(data, limits)
+    if not conversion.success:
+        return Decision(False, conversion.failure)
+    parsed = conversion.parsed
+    warnings = tuple(f"{w.field}: {w.message}" for w in parsed.warnings)
+    payload = build_payload(parsed)
+    identified = validate_id(parsed)
+    if not identified.success:
+        return Decision(False, identified.failure, sector=payload["sector"], payload=payload, warnings=warnings)
+    try:
+        base = base_lookup(identified.id_incidence)
+    except DatabaseUnavailable as exc:
+        return Decision(False, Failure(DATABASE_ERROR, "database_unavailable", f"the incidence could not be read: {exc}"),
+                        id_incidence=identified.id_incidence, sector=payload["sector"], payload=payload)
+    plan = plan_merge(identified.id_incidence, base, payload)
+    return Decision(True, None, identified.id_incidence, payload["sector"], payload, plan, warnings)
+
+
+def _fail_record(ctx: IngestContext, saved: SaveResult, failure: Failure, id_incidence: int | None = None) -> None:
+    try:
+        finish_upload(ctx.db, saved.upload_id, status="failed", now=ctx.clock(), description=failure.message,
+                      error_type=failure.error_type, id_incidence=id_incidence)
+    except DatabaseUnavailable:
+        pass  # the upload stays recorded as "received"; the error reaches the user anyway
+
+
+def persist_direct(ctx: IngestContext, upload: Upload, decision: Decision) -> MergePlan:
+    """Merge into `incidences` under a row lock and log each changed field."""
+    return apply_merge(ctx.db, decision.id_incidence, decision.payload, sector=decision.sector, user=upload.user,
+                       comments=upload.comments or "direct upload (refactored)", now=ctx.clock())
+
+
+def persist_staged(ctx: IngestContext, upload: Upload, decision: Decision, upload_id: int | None) -> str:
+    """Write the staged file holding the payload and the base it was planned against."""
+    return staging.write_staged(
+        ctx.files, id_incidence=decision.id_incidence, payload=decision.payload,
+        base_misc_json=decision.plan.base_misc_json, sector=decision.sector, user=upload.user,
+        ingest_path=REFACTORED, upload_id=upload_id, original_filename=upload.filename, now=ctx.clock(),
+    )
+
+
+# -- public entry points --------------------------------------------------------------------
+
+
+def upload_and_process_file(ctx: IngestContext, upload: Upload) -> UploadResult:
+    """Direct upload: save, record, convert, validate, merge, log."""
+    saved = save_upload(ctx, upload, DIRECT)
+    if not saved.success:
+        return UploadResult(False, saved.failure)
+    name = saved.saved.name
+    decision = decide(upload.data, ctx.limits, lambda id_: load_misc_json(ctx.db, id_))
+    if not decision.success:
+        _fail_record(ctx, saved, decision.failure, decision.id_incidence)
+        return UploadResult(False, decision.failure, saved.upload_id, name, decision)
+    try:
+        applied = persist_direct(ctx, upload, decision)
+    except DatabaseUnavailable as exc:
+        failure = Failure(DATABASE_ERROR, "database_unavailable", f"the incidence could not be saved: {exc}")
+        _fail_record(ctx, saved, failure, decision.id_incidence)
+        return UploadResult(False, failure, saved.upload_id, name, decision)
+    try:
+        finish_upload(ctx.db, saved.upload_id, status="processed", now=ctx.clock(),
+                      description=f"{len(applied.changes)} field(s) changed", id_incidence=decision.id_incidence)
+    except DatabaseUnavailable:
+        pass  # the incidence is saved; only the record's status lags
+    return UploadResult(True, None, saved.upload_id, name, decision, applied)
+
+
+def stage_uploaded_file_for_review(ctx: IngestContext, upload: Upload) -> StagingResult:
+    """Staged upload: save, record, convert, validate, write a staged file for review."""
+    saved = save_upload(ctx, upload, STAGED)
+    if not saved.success:
+        return StagingResult(False, saved.failure)
+    name = saved.saved.name
+    decision = decide(upload.data, ctx.limits, lambda id_: load_misc_json(ctx.db, id_))
+    if not decision.success:
+        _fail_record(ctx, saved, decision.failure, decision.id_incidence)
+        return StagingResult(False, decision.failure, saved.upload_id, name, decision)
+    try:
+        staged_filename = persist_staged(ctx, upload, decision, saved.upload_id)
+    except OSError as exc:
+        failure = Failure(PROCESSING_ERROR, "staging_failed", f"the staged file could not be written ({exc.strerror or exc})")
+        _fail_record(ctx, saved, failure, decision.id_incidence)
+        return StagingResult(False, failure, saved.upload_id, name, decision)
+    try:
+        finish_upload(ctx.db, saved.upload_id, status="staged", now=ctx.clock(), description=staged_filename,
+                      id_incidence=decision.id_incidence)
+    except DatabaseUnavailable:
+        pass
+    return StagingResult(True, None, saved.upload_id, name, decision, staged_filename)
+
+
+def process(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
+    """Run the direct or staged workflow and return its `Outcome`."""
+    if route == DIRECT:
+        return upload_and_process_file(ctx, upload).outcome()
+    return stage_uploaded_file_for_review(ctx, upload).outcome()
+
+
+def evaluate(ctx: IngestContext, upload: Upload, route: str, base_lookup: BaseLookup) -> Outcome:
+    """What this path would do with `upload` against `base_lookup`, writing nothing."""
+    decision = decide(upload.data, ctx.limits, base_lookup)
+    result_type = UploadResult if route == DIRECT else StagingResult
+    return result_type(decision.success, decision.failure, decision=decision).outcome()

@@ -1,0 +1,27 @@
+"""Who is uploading: the authenticating proxy's header when trusted, else an anonymous id.
+
+The anonymous id lives in Flask's signed session cookie, so one browser keeps one id
+(and, once the router lands, one path) across requests.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from flask import current_app, request, session
+
+_USER = re.compile(r"[\w.@+-]{1,255}")
+
+
+def current_user() -> str:
+    """The user id for audit rows and routing."""
+    settings = current_app.config["HARNESS"]
+    if settings.trust_user_header:
+        header = request.headers.get(settings.user_header, "").strip()
+        if header and _USER.fullmatch(header):
+            return header
+    anon = session.get("anon_id")
+    if not anon:
+        anon = session["anon_id"] = f"anon-{secrets.token_hex(8)}"
+    return anon

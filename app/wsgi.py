@@ -1,0 +1,5 @@
+"""WSGI entry point for gunicorn: `gunicorn app.wsgi:application`."""
+
+from app import create_app
+
+application = create_app()
