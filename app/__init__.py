@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from app.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 __all__ = ["create_app"]
 
@@ -18,6 +20,10 @@ def create_app(test_config: Mapping[str, object] | None = None, settings: Settin
     The database schema is not migrated here (several workers start at once): run
     `harness db upgrade` first, as `harness serve` does.
     """
+    # Imported here so that the domain packages (`app.workbook`, `app.ingest`) load
+    # without Flask: `shadow/` and `flags/` use them and must stay free of it.
+    from flask import Flask
+
     from app import portal, web
 
     if settings is None:

@@ -1,0 +1,77 @@
+"""The guard refuses what is not a sound workbook before a reader touches it, quickly."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from app.workbook import hostile
+from app.workbook.errors import CorruptWorkbook, NotAWorkbook, UnsafeWorkbook
+from app.workbook.generator import generate_workbook
+from app.workbook.guard import Limits, inspect_workbook
+from app.workbook.parse import parse_workbook
+from app.workbook.readers import CalamineReader, OpenpyxlReader
+
+CASES = [
+    ("pdf", NotAWorkbook, "not_a_workbook"),
+    ("csv", NotAWorkbook, "not_a_workbook"),
+    ("random_binary", NotAWorkbook, "not_a_workbook"),
+    ("legacy_xls", NotAWorkbook, "legacy_or_encrypted"),
+    ("truncated", CorruptWorkbook, "corrupt_workbook"),
+    ("corrupt_zip", CorruptWorkbook, "corrupt_workbook"),
+    ("zip_bomb", UnsafeWorkbook, "zip_bomb"),
+    ("lying_zip_bomb", UnsafeWorkbook, "zip_bomb"),
+    ("entity_bomb", UnsafeWorkbook, "xml_entities"),
+    ("million_rows", UnsafeWorkbook, "too_many_cells"),
+]
+
+
+@pytest.mark.parametrize("builder, error, code", CASES)
+def test_hostile_uploads_are_refused_with_a_reason_in_well_under_a_second(builder, error, code):
+    data = getattr(hostile, builder)()
+    started = time.perf_counter()
+    with pytest.raises(error) as refused:
+        inspect_workbook(data, Limits())
+    assert time.perf_counter() - started < 2.0
+    assert refused.value.code == code
+    assert refused.value.message
+
+
+def test_a_zip_that_is_not_a_workbook_is_refused():
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("readme.txt", "hello")
+    with pytest.raises(NotAWorkbook, match="zip archive"):
+        inspect_workbook(buffer.getvalue(), Limits())
+
+
+def test_a_real_workbook_passes_and_limits_are_configurable():
+    data = generate_workbook("generic_v01_00", seed=1).data
+    inspect_workbook(data, Limits())
+    with pytest.raises(UnsafeWorkbook) as small:
+        inspect_workbook(data, Limits(max_cells=100))
+    assert small.value.code == "too_many_cells"
+    with pytest.raises(UnsafeWorkbook):
+        inspect_workbook(data, Limits(max_decompressed_bytes=10_000))
+    with pytest.raises(UnsafeWorkbook):
+        inspect_workbook(data, Limits(max_entries=3))
+
+
+def test_a_million_row_dimension_alone_is_harmless_and_parses_fast():
+    data = hostile.dimension_only_million_rows()
+    started = time.perf_counter()
+    inspect_workbook(data, Limits())
+    for reader in (OpenpyxlReader, CalamineReader):
+        assert parse_workbook(reader(data)).form["id_incidence"] == 4242
+    assert time.perf_counter() - started < 5.0
+
+
+def test_the_shared_templates_pass_the_guard():
+    from tests.conftest import shared_forms
+
+    for template in sorted((shared_forms() / "templates").glob("*.xlsx")):
+        inspect_workbook(template.read_bytes(), Limits())
