@@ -42,12 +42,11 @@ MAX_HISTORY = 1000
 
 @dataclass(frozen=True)
 class FlagStatus:
-    """One flag's effective settings, for gauges; `enabled` means it can turn on for someone
-    (not killed, and a percent above 0 or a non-empty allow list)."""
+    """One flag's effective settings, for gauges."""
 
     name: str
     percent: float
-    enabled: bool
+    enabled: bool  # can turn on for someone: not killed, and percent > 0 or an allow list
     killed: bool
     allow_count: int
     deny_count: int
