@@ -24,7 +24,7 @@ def create_app(test_config: Mapping[str, object] | None = None, settings: Settin
     # without Flask: `shadow/` and `flags/` use them and must stay free of it.
     from flask import Flask
 
-    from app import portal, web
+    from app import flag_admin, portal, web
 
     if settings is None:
         settings = load_settings()
@@ -40,4 +40,5 @@ def create_app(test_config: Mapping[str, object] | None = None, settings: Settin
     app.config["SESSION_COOKIE_SECURE"] = settings.is_production
     portal.init_app(app, portal.build_portal(settings))
     web.init_app(app)
+    flag_admin.init_app(app)
     return app

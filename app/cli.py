@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from app.config import ConfigError, load_settings
+from app.flags_cli import flags_group, rollback_command
 
 
 def _settings():
@@ -97,3 +98,7 @@ def generate(schemas: tuple[str, ...], variant: str, count: int, seed: int | Non
             path = out_dir / f"{name}_{variant}_{n + 1:04d}.xlsx"
             path.write_bytes(workbook.data)
             click.echo(f"{path}  id_incidence={workbook.id_incidence}")
+
+
+main.add_command(flags_group)
+main.add_command(rollback_command)
