@@ -3,7 +3,6 @@ its test client, and the reference workbooks in `../shared/arb_forms` when prese
 
 from __future__ import annotations
 
-import io
 import shutil
 from pathlib import Path
 
@@ -133,7 +132,24 @@ def db(portal) -> Database:
 JSON = {"Accept": "application/json"}
 
 
+def multipart(data: bytes, filename: str, **form) -> tuple[bytes, str]:
+    """A multipart body with `data` as its `file` field (built in memory: werkzeug's own
+    encoder spools large bodies to temporary files it leaves open)."""
+    boundary = "harness-test-boundary-7f3a9c"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+        for key, value in form.items()
+    ]
+    quoted = filename.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "").replace("\n", "")
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{quoted}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n"
+    )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
 def post_file(client, url: str, data: bytes, filename: str = "form.xlsx", headers: dict | None = None, **form):
-    """POST `data` as the `file` field of a multipart form."""
-    return client.post(url, data={"file": (io.BytesIO(data), filename), **form},
-                       headers={**JSON, **(headers or {})}, content_type="multipart/form-data")
+    """POST `data` as the `file` field of a multipart form (JSON answer requested)."""
+    body, content_type = multipart(data, filename, **form)
+    return client.post(url, data=body, content_type=content_type, headers={**JSON, **(headers or {})})

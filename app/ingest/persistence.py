@@ -21,6 +21,7 @@ from app.db import Database, DatabaseUnavailable
 from app.ingest.merge import MergePlan, audit_text, field_changes, plan_merge
 from app.ingest.outcome import FieldChange
 from app.models import Incidence, PortalUpdate, UploadedFile
+from app.workbook.cells import clean_text
 
 INSERT_RETRIES = 3
 
@@ -46,7 +47,7 @@ def record_upload(db: Database, *, filename: str, saved_name: str | None, route:
     """Insert the `uploaded_files` row for an upload and return its id."""
     with _database_errors("recording the upload"), db.session(write=True) as session:
         row = UploadedFile(
-            path=saved_name, original_filename=filename[:1000], status=status, description=description,
+            path=saved_name, original_filename=clean_text(filename)[:1000], status=status, description=description,
             error_type=error_type, route=route, ingest_path=ingest_path, user=user, size_bytes=size,
             sha256=sha256, created_at=now, updated_at=now,
         )
@@ -84,6 +85,7 @@ def _locked(session: Session, id_incidence: int) -> Incidence | None:
 
 def _log(session: Session, id_incidence: int, changes: tuple[FieldChange, ...], user: str, comments: str | None,
          now: dt.datetime) -> None:
+    comments = clean_text(comments)[:2000] if comments else None
     session.add_all(
         PortalUpdate(timestamp=now, key=c.key, old_value=audit_text(c.old), new_value=audit_text(c.new),
                      user=user, comments=comments, id_incidence=id_incidence)

@@ -85,7 +85,11 @@ def handle_upload(route: str, path: str | None, endpoint: str):
     file = request.files.get("file")
     if file is None:
         return _reject(route, path, Failure(FILE_ERROR, "no_file", "no file was sent: choose a feedback form workbook to upload"), endpoint)
-    upload = Upload(file.read(), file.filename or "", user, request.form.get("comments") or None)
+    try:
+        data = file.read()
+    finally:
+        file.close()  # large uploads are spooled to a temporary file
+    upload = Upload(data, file.filename or "", user, request.form.get("comments") or None)
     try:
         outcome = IMPLEMENTATIONS[path].process(current_portal().ingest, upload, route)
     except Exception:  # a bug: the file is already kept and recorded; tell the user plainly

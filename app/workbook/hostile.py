@@ -149,3 +149,13 @@ def with_id(value: object, schema: str = "energy_v01_00") -> bytes:
     from app.workbook.generator import render_workbook
 
     return render_workbook(get_schema(schema), {**good.written, "id_incidence": value})
+
+
+def huge_text(length: int = 100_000) -> bytes:
+    """A form whose notes cell holds more text than Excel allows (crafted, not typed)."""
+    marker = "HUGE-TEXT-MARKER"
+    good = generate_workbook("energy_v01_00", values={"additional_notes": marker}, seed=12)
+    source = zipfile.ZipFile(io.BytesIO(good.data))
+    part = next(name for name in source.namelist() if marker.encode() in source.read(name))
+    content = source.read(part).replace(marker.encode(), b"x" * length)
+    return _replace_part(good.data, part, content)
