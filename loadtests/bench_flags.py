@@ -218,7 +218,7 @@ def _propagation_on_postgres(processes: int, trials: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Run both benchmarks, print the figures and return them."""
+    """Run both benchmarks, print the figures and return them (argv: command-line options, default none)."""
     parser = argparse.ArgumentParser(prog="python -m loadtests.bench_flags")
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--trials", type=int, default=5)
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_flags.json"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--interval", type=float, default=0.001, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args = parser.parse_args([] if argv is None else argv)
     if args.worker:
         worker(args.worker, args.interval)
         return {}
@@ -277,4 +277,4 @@ def _print(figures: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

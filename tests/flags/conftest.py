@@ -1,6 +1,6 @@
 """Shared fixtures for the flags suite: a manual clock and the same store on four backends.
 
-`store_kind` runs a test on memory, SQLite, PostgreSQL and Redis. PostgreSQL gets one
+`store_url` (and the `store` and `service` built on it) runs a test on memory, SQLite, PostgreSQL and Redis. PostgreSQL gets one
 schema per test session (dropped at the end) and empties the flag tables after each
 test; Redis gets a key prefix per test, deleted afterwards. Nothing here flushes a
 shared database.
@@ -8,32 +8,16 @@ shared database.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from flags import FlagService, FlagStore, MemoryFlagStore, open_store
+from tests import services
 
-
-def _load_services():
-    # flipper-client's wheel installs a top-level `tests` package into site-packages,
-    # which shadows this repository's `tests` namespace; load tests/services.py by path.
-    name = "harness_tests_services"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "services.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-services = _load_services()
 new_schema_name = services.new_schema_name
 postgres_base_url = services.postgres_base_url
 postgres_url_for_schema = services.postgres_url_for_schema
@@ -76,7 +60,7 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture(scope="session")
-def postgres_schema_url() -> Iterator[str]:
+def flags_postgres_url() -> Iterator[str]:
     """A PostgreSQL URL whose connections use a schema private to this test session."""
     base = postgres_base_url()
     schema = new_schema_name("flags")
@@ -117,7 +101,7 @@ def store_url(request, tmp_path) -> Iterator[str]:
     elif kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'flags.db'}"
     elif kind == "postgresql":
-        url = request.getfixturevalue("postgres_schema_url")
+        url = request.getfixturevalue("flags_postgres_url")
         yield url
         engine = create_engine(url)
         with engine.begin() as conn:

@@ -23,10 +23,6 @@ def build_app(tmp_path, tokens):
             "admin_tokens": tokens,
         }
     )
-    if "flags" not in app.extensions:  # until create_app wires flag_admin in itself
-        from app import flag_admin
-
-        flag_admin.init_app(app)
     app.config["TESTING"] = True
     return app
 
@@ -171,10 +167,6 @@ def test_an_unreachable_store_answers_503_and_the_app_still_starts(tmp_path):
             "admin_tokens": (AdminToken("alice", WRITE_TOKEN),),
         }
     )
-    if "flags" not in app.extensions:
-        from app import flag_admin
-
-        flag_admin.init_app(app)
     client = app.test_client()
     response = client.post("/admin/api/flags/refactored_upload/kill", json={"reason": "x"}, headers=auth())
     assert response.status_code == 503

@@ -247,3 +247,26 @@ def test_flippers_own_client_reads_the_same_store(service, store):
     assert client.get_client_data(REFACTORED_UPLOAD)["percent"] == 25
     assert client.is_enabled(SHADOW_UPLOAD) is False  # a killed flag is a disabled flipper flag
     assert sorted(flag.name for flag in client.list()) == sorted(ALL_FLAGS)
+
+
+def test_many_threads_deciding_while_the_cache_reloads_never_fail(store):
+    # A real clock and a 1 ms TTL: reloads happen constantly while threads decide.
+    service = FlagService(store, ttl=0.001, max_stale=5)
+    service.ensure_flags()
+    service.set_percent(REFACTORED_UPLOAD, 50, actor="ops")
+    expected = {user: service.decide(REFACTORED_UPLOAD, user).enabled for user in USERS[:300]}
+    problems = []
+
+    def decide_many() -> None:
+        for _ in range(3):
+            for user, enabled in expected.items():
+                decision = service.decide(REFACTORED_UPLOAD, user)
+                if decision.enabled != enabled or decision.source != Source.STORE:
+                    problems.append(decision)
+
+    threads = [threading.Thread(target=decide_many) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert problems == []
