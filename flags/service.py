@@ -259,8 +259,9 @@ class FlagService:
             raise InvalidValue(action, f"unknown action {action!r}; actions: {', '.join(ACTIONS)}")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_HISTORY:
             raise InvalidValue(limit, f"limit must be a whole number from 1 to {MAX_HISTORY}")
-        if since is not None and since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
+        if since is not None:
+            # Naive means UTC; aware times are converted (SQLite compares stored UTC text).
+            since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
         return self.store.history(AuditQuery(flag=flag, actor=actor, action=action, since=since, limit=limit))
 
     def close(self) -> None:

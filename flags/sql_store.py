@@ -108,7 +108,7 @@ class SqlFlagStore(FlagStore):
             self._tables_ready = True
 
     @classmethod
-    def from_url(cls, url: str, connect_timeout: float = 2.0, busy_timeout: float = 5.0) -> SqlFlagStore:
+    def from_url(cls, url: str, connect_timeout: float = 1.0, busy_timeout: float = 5.0) -> SqlFlagStore:
         """An engine for the URL with short timeouts, so an unreachable database fails fast."""
         try:
             parsed = make_url(url)

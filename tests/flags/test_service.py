@@ -270,3 +270,14 @@ def test_many_threads_deciding_while_the_cache_reloads_never_fail(store):
     for thread in threads:
         thread.join()
     assert problems == []
+
+
+def test_history_since_accepts_times_in_any_zone(service, clock):
+    from datetime import timedelta, timezone
+
+    clock.advance(3600)
+    service.set_percent(REFACTORED_UPLOAD, 5, actor="ops")
+    pacific = timezone(timedelta(hours=-8))
+    just_before = (clock.now() - timedelta(seconds=1)).astimezone(pacific)
+    assert [e.action for e in service.history(since=just_before)] == ["percent"]
+    assert [e.action for e in service.history(since=just_before.replace(tzinfo=None) + timedelta(hours=8))] == ["percent"]
