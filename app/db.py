@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -78,6 +78,15 @@ class Database:
                 # Before anything else, so the options are in place when BEGIN is sent.
                 session.connection(execution_options=WRITE)
             yield session
+
+    @contextmanager
+    def transaction(self, write: bool = False) -> Iterator[Connection]:
+        """A Core connection in one transaction (the write path uses it: no ORM overhead)."""
+        with self.engine.connect() as connection:
+            if write:
+                connection.execution_options(**WRITE)
+            with connection.begin():
+                yield connection
 
     def ping(self) -> None:
         """Raise `DatabaseUnavailable` unless a trivial query succeeds."""

@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 from app import create_app
 from app.config import Settings
 from app.db import Database, upgrade_schema
+from loadtests.multipart import encode_multipart
 from tests import services
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,18 +136,7 @@ JSON = {"Accept": "application/json"}
 def multipart(data: bytes, filename: str, **form) -> tuple[bytes, str]:
     """A multipart body with `data` as its `file` field (built in memory: werkzeug's own
     encoder spools large bodies to temporary files it leaves open)."""
-    boundary = "harness-test-boundary-7f3a9c"
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
-        for key, value in form.items()
-    ]
-    quoted = filename.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "").replace("\n", "")
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{quoted}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n"
-    )
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+    return encode_multipart(data, filename, **form)
 
 
 def post_file(client, url: str, data: bytes, filename: str = "form.xlsx", headers: dict | None = None, **form):

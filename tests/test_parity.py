@@ -25,7 +25,7 @@ def _corpus() -> list[tuple[str, bytes]]:
         for variant in VARIANTS:
             items.append((f"generated:{schema.name}:{variant}", generate_workbook(schema.name, variant, seed=21).data))
     for name in ("pdf", "csv", "random_binary", "legacy_xls", "truncated", "corrupt_zip", "zip_bomb", "lying_zip_bomb",
-                 "entity_bomb", "million_rows", "dimension_only_million_rows", "without_schema_sheet", "unknown_schema",
+                 "entity_bomb", "million_rows", "far_away_cell", "dimension_only_million_rows", "without_schema_sheet", "unknown_schema",
                  "huge_text"):
         items.append((f"hostile:{name}", getattr(hostile, name)()))
     for value in (0, -3, "abc", 7.5, "  42  "):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 DEFINITIONS = Path(__file__).with_name("definitions")
@@ -27,6 +27,7 @@ class UnknownSchema(LookupError):
         self.name = name
 
 
+@cache
 def cell_position(ref: str) -> tuple[int, int]:
     """`D32` -> (32, 4): 1-based row and column."""
     match = re.fullmatch(r"([A-Z]{1,3})(\d+)", ref)
@@ -78,7 +79,7 @@ class FormSchema:
                 return spec
         raise KeyError(name)
 
-    @property
+    @cached_property
     def last_row(self) -> int:
         """The last worksheet row any field of this form uses."""
         return max(max(cell_position(f.value_cell)[0], cell_position(f.label_cell)[0]) for f in self.fields)

@@ -144,7 +144,7 @@ def _run(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
     try:
         if route == DIRECT:
             plan = apply_merge(ctx.db, id_incidence, payload, sector=sector, user=upload.user,
-                               comments=upload.comments or "direct upload (original)", now=ctx.clock())
+                               comments=upload.comments or "direct upload (original)", now=ctx.clock(), upload_id=upload_id)
         else:
             plan = plan_merge(id_incidence, load_misc_json(ctx.db, id_incidence), payload)
     except DatabaseUnavailable as exc:
@@ -161,11 +161,12 @@ def _run(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
         except OSError as exc:
             return fail(Failure(PROCESSING_ERROR, "staging_failed", f"Error staging file: {exc.strerror or exc}"),
                         id_incidence=id_incidence, sector=sector, payload=payload)
-    try:
-        finish_upload(ctx.db, upload_id, status="processed" if route == DIRECT else "staged", now=ctx.clock(),
-                      description=staged_filename or f"{len(plan.changes)} field(s) changed", id_incidence=id_incidence)
-    except DatabaseUnavailable:
-        pass
+    if route == STAGED:
+        try:
+            finish_upload(ctx.db, upload_id, status="staged", now=ctx.clock(), description=staged_filename,
+                          id_incidence=id_incidence)
+        except DatabaseUnavailable:
+            pass
     return _success(route, id_incidence, sector, payload, plan, upload_id, saved.name, staged_filename)
 
 

@@ -5,6 +5,9 @@ lock via `BEGIN IMMEDIATE`) and recomputes the plan against the row as locked, s
 uploads for one incidence at the same moment end as if one ran after the other. Two
 first uploads of a new incidence race on the insert; the loser retries against the row
 the winner wrote.
+
+The write path uses SQLAlchemy Core on the ORM's tables: an upload writes a few dozen
+rows and the ORM's unit of work would cost more than the rest of the upload.
 """
 
 from __future__ import annotations
@@ -13,9 +16,8 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from app.db import Database, DatabaseUnavailable
 from app.ingest.merge import MergePlan, audit_text, field_changes, plan_merge
@@ -24,6 +26,24 @@ from app.models import Incidence, PortalUpdate, UploadedFile
 from app.workbook.cells import clean_text
 
 INSERT_RETRIES = 3
+INCIDENCES = Incidence.__table__
+PORTAL_UPDATES = PortalUpdate.__table__
+UPLOADED_FILES = UploadedFile.__table__
+
+# Statements built once: SQLAlchemy then reuses their compiled form on every upload.
+_INSERT_UPLOAD = insert(UPLOADED_FILES)
+_INSERT_UPDATES = insert(PORTAL_UPDATES)
+_INSERT_INCIDENCE = insert(INCIDENCES)
+_SELECT_MISC_JSON = select(INCIDENCES.c.misc_json).where(INCIDENCES.c.id_incidence == bindparam("b_id"))
+_LOCK_MISC_JSON = _SELECT_MISC_JSON.with_for_update()
+_MARK_UPLOAD = update(UPLOADED_FILES).where(UPLOADED_FILES.c.id == bindparam("b_id")).values(
+    status=bindparam("b_status"), description=bindparam("b_description"), error_type=bindparam("b_error_type"),
+    updated_at=bindparam("b_now"), id_incidence=func.coalesce(bindparam("b_incidence"), UPLOADED_FILES.c.id_incidence),
+)
+_UPDATE_INCIDENCE = update(INCIDENCES).where(INCIDENCES.c.id_incidence == bindparam("b_id")).values(
+    misc_json=bindparam("b_misc_json", type_=INCIDENCES.c.misc_json.type), updated_at=bindparam("b_now"),
+    updated_by=bindparam("b_user"), sector=func.coalesce(bindparam("b_sector"), INCIDENCES.c.sector),
+)
 
 
 class StagedConflict(Exception):
@@ -45,65 +65,62 @@ def record_upload(db: Database, *, filename: str, saved_name: str | None, route:
                   user: str, size: int, sha256: str | None, status: str = "received",
                   description: str | None = None, error_type: str | None = None, now: dt.datetime) -> int:
     """Insert the `uploaded_files` row for an upload and return its id."""
-    with _database_errors("recording the upload"), db.session(write=True) as session:
-        row = UploadedFile(
-            path=saved_name, original_filename=clean_text(filename)[:1000], status=status, description=description,
-            error_type=error_type, route=route, ingest_path=ingest_path, user=user, size_bytes=size,
-            sha256=sha256, created_at=now, updated_at=now,
-        )
-        session.add(row)
-        session.flush()
-        return row.id
+    with _database_errors("recording the upload"), db.transaction(write=True) as conn:
+        result = conn.execute(_INSERT_UPLOAD, {
+            "path": saved_name, "original_filename": clean_text(filename)[:1000], "status": status,
+            "description": description, "error_type": error_type, "route": route, "ingest_path": ingest_path,
+            "user": user, "size_bytes": size, "sha256": sha256, "created_at": now, "updated_at": now,
+        })
+        return result.inserted_primary_key[0]
+
+
+def _mark_upload(conn: Connection, upload_id: int, *, status: str, now: dt.datetime, description: str | None,
+                 error_type: str | None, id_incidence: int | None) -> None:
+    conn.execute(_MARK_UPLOAD, {"b_id": upload_id, "b_status": status, "b_description": description,
+                                "b_error_type": error_type, "b_now": now, "b_incidence": id_incidence})
 
 
 def finish_upload(db: Database, upload_id: int, *, status: str, now: dt.datetime, description: str | None = None,
                   error_type: str | None = None, id_incidence: int | None = None) -> None:
     """Set how an upload ended."""
-    with _database_errors("updating the upload record"), db.session(write=True) as session:
-        row = session.get(UploadedFile, upload_id)
-        if row is None:
-            return
-        row.status = status
-        row.description = description
-        row.error_type = error_type
-        row.updated_at = now
-        if id_incidence is not None:
-            row.id_incidence = id_incidence
+    with _database_errors("updating the upload record"), db.transaction(write=True) as conn:
+        _mark_upload(conn, upload_id, status=status, now=now, description=description, error_type=error_type,
+                     id_incidence=id_incidence)
 
 
 def load_misc_json(db: Database, id_incidence: int) -> dict | None:
     """The incidence's stored `misc_json`, or None when it does not exist."""
-    with _database_errors("reading the incidence"), db.session() as session:
-        return session.execute(select(Incidence.misc_json).where(Incidence.id_incidence == id_incidence)).scalar_one_or_none()
+    with _database_errors("reading the incidence"), db.transaction() as conn:
+        return conn.execute(_SELECT_MISC_JSON, {"b_id": id_incidence}).scalar_one_or_none()
 
 
-def _locked(session: Session, id_incidence: int) -> Incidence | None:
-    return session.execute(
-        select(Incidence).where(Incidence.id_incidence == id_incidence).with_for_update()
-    ).scalar_one_or_none()
+def _locked(conn: Connection, id_incidence: int) -> tuple[bool, dict | None]:
+    """(exists, misc_json) of the incidence, locked for the rest of the transaction."""
+    row = conn.execute(_LOCK_MISC_JSON, {"b_id": id_incidence}).first()
+    return (False, None) if row is None else (True, row[0])
 
 
-def _log(session: Session, id_incidence: int, changes: tuple[FieldChange, ...], user: str, comments: str | None,
+def _log(conn: Connection, id_incidence: int, changes: tuple[FieldChange, ...], user: str, comments: str | None,
          now: dt.datetime) -> None:
+    if not changes:
+        return
     comments = clean_text(comments)[:2000] if comments else None
-    session.add_all(
-        PortalUpdate(timestamp=now, key=c.key, old_value=audit_text(c.old), new_value=audit_text(c.new),
-                     user=user, comments=comments, id_incidence=id_incidence)
+    conn.execute(_INSERT_UPDATES, [
+        {"timestamp": now, "key": c.key, "old_value": audit_text(c.old), "new_value": audit_text(c.new),
+         "user": user, "comments": comments, "id_incidence": id_incidence}
         for c in changes
-    )
+    ])
 
 
-def _write(session: Session, row: Incidence | None, id_incidence: int, misc_json: dict, sector: str | None,
+def _write(conn: Connection, exists: bool, id_incidence: int, misc_json: dict, sector: str | None,
            user: str, now: dt.datetime) -> None:
-    if row is None:
-        session.add(Incidence(id_incidence=id_incidence, misc_json=misc_json, sector=sector,
-                              created_at=now, updated_at=now, updated_by=user))
-        session.flush()  # surfaces a concurrent insert of the same id here
-    else:
-        row.misc_json = misc_json  # a new dict, so the change is detected
-        row.sector = sector or row.sector
-        row.updated_at = now
-        row.updated_by = user
+    if not exists:
+        # A concurrent insert of the same id fails here (IntegrityError) and is retried.
+        conn.execute(_INSERT_INCIDENCE, {"id_incidence": id_incidence, "misc_json": misc_json, "sector": sector,
+                                         "created_at": now, "updated_at": now, "updated_by": user})
+        return
+    conn.execute(_UPDATE_INCIDENCE, {"b_id": id_incidence, "b_misc_json": misc_json, "b_now": now, "b_user": user,
+                                     "b_sector": sector or None})
 
 
 def _with_insert_retry(action: str, attempt_once: Callable[[], object]):
@@ -118,15 +135,19 @@ def _with_insert_retry(action: str, attempt_once: Callable[[], object]):
 
 
 def apply_merge(db: Database, id_incidence: int, payload: Mapping, *, sector: str | None, user: str,
-                comments: str | None, now: dt.datetime) -> MergePlan:
-    """Merge `payload` into the incidence under a row lock; log each change. Returns the plan applied."""
+                comments: str | None, now: dt.datetime, upload_id: int | None = None) -> MergePlan:
+    """Merge `payload` into the incidence under a row lock; log each change; mark the
+    upload `processed` in the same transaction. Returns the plan applied."""
 
     def attempt() -> MergePlan:
-        with db.session(write=True) as session:
-            row = _locked(session, id_incidence)
-            plan = plan_merge(id_incidence, None if row is None else row.misc_json, payload)
-            _write(session, row, id_incidence, plan.merged_misc_json, sector, user, now)
-            _log(session, id_incidence, plan.changes, user, comments, now)
+        with db.transaction(write=True) as conn:
+            exists, current = _locked(conn, id_incidence)
+            plan = plan_merge(id_incidence, current if exists else None, payload)
+            _write(conn, exists, id_incidence, plan.merged_misc_json, sector, user, now)
+            _log(conn, id_incidence, plan.changes, user, comments, now)
+            if upload_id is not None:
+                _mark_upload(conn, upload_id, status="processed", now=now, error_type=None, id_incidence=id_incidence,
+                             description=f"{len(plan.changes)} field(s) changed")
             return plan
 
     return _with_insert_retry("saving the incidence", attempt)
@@ -143,15 +164,14 @@ def apply_confirmed(db: Database, id_incidence: int, *, base_misc_json: dict | N
     """
 
     def attempt() -> tuple[FieldChange, ...]:
-        with db.session(write=True) as session:
-            row = _locked(session, id_incidence)
-            current = None if row is None else row.misc_json
+        with db.transaction(write=True) as conn:
+            exists, current = _locked(conn, id_incidence)
             if current != base_misc_json:
                 raise StagedConflict(id_incidence)
             changes = field_changes(current, updates)
             merged = {**(current or {"id_incidence": id_incidence}), **updates}
-            _write(session, row, id_incidence, merged, sector, user, now)
-            _log(session, id_incidence, changes, user, comments, now)
+            _write(conn, exists, id_incidence, merged, sector, user, now)
+            _log(conn, id_incidence, changes, user, comments, now)
             before_commit()
             return changes
 

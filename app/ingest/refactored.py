@@ -35,10 +35,11 @@ from app.ingest.payload import build_payload, check_id
 from app.ingest.persistence import apply_merge, finish_upload, load_misc_json, record_upload
 from app.workbook.errors import WorkbookError
 from app.workbook.guard import Limits, inspect_workbook
-from app.workbook.parse import ParsedWorkbook, parse_workbook
+from app.workbook.parse import METADATA_SHEET, SCHEMA_SHEET, ParsedWorkbook, parse_workbook
 from app.workbook.readers import CalamineReader
 
 BaseLookup = Callable[[int], "dict | None"]
+USUAL_SHEETS = ("Feedback Form", SCHEMA_SHEET, METADATA_SHEET)
 
 
 @dataclass(frozen=True)
@@ -166,8 +167,11 @@ def convert_upload(data: bytes, limits: Limits) -> ConversionResult:
     if not data:
         return ConversionResult(False, Failure(FILE_ERROR, "empty_file", "the uploaded file is empty"))
     try:
-        inspect_workbook(data, limits)
-        return ConversionResult(True, parsed=parse_workbook(CalamineReader(data)))
+        # Check just the parts the fast reader opens; a tab outside the usual three is
+        # checked when the parser first asks for it.
+        inspect_workbook(data, limits, sheets=USUAL_SHEETS)
+        reader = CalamineReader(data, lambda sheet: inspect_workbook(data, limits, sheets=(sheet,)), USUAL_SHEETS)
+        return ConversionResult(True, parsed=parse_workbook(reader))
     except WorkbookError as exc:
         return ConversionResult(False, Failure(CONVERSION_FAILED, exc.code, exc.message))
 
@@ -180,8 +184,10 @@ def validate_id(parsed: ParsedWorkbook) -> IdResult:
     return IdResult(True, id_incidence=check.id_incidence)
 
 
-def decide(data: bytes, limits: Limits, base_lookup: BaseLookup) -> Decision:
-    """Parse, validate and plan the merge against `base_lookup(id)`; writes nothing."""
+def decide(data: bytes, limits: Limits, base_lookup: BaseLookup | None) -> Decision:
+    """Parse, validate and plan the merge against `base_lookup(id)`; writes nothing.
+
+    Without `base_lookup` no plan is made (a direct upload plans under the row lock)."""
     conversion = convert_upload(data, limits)
     if not conversion.success:
         return Decision(False, conversion.failure)
@@ -191,6 +197,8 @@ def decide(data: bytes, limits: Limits, base_lookup: BaseLookup) -> Decision:
     identified = validate_id(parsed)
     if not identified.success:
         return Decision(False, identified.failure, sector=payload["sector"], payload=payload, warnings=warnings)
+    if base_lookup is None:
+        return Decision(True, None, identified.id_incidence, payload["sector"], payload, None, warnings)
     try:
         base = base_lookup(identified.id_incidence)
     except DatabaseUnavailable as exc:
@@ -208,10 +216,10 @@ def _fail_record(ctx: IngestContext, saved: SaveResult, failure: Failure, id_inc
         pass  # the upload stays recorded as "received"; the error reaches the user anyway
 
 
-def persist_direct(ctx: IngestContext, upload: Upload, decision: Decision) -> MergePlan:
-    """Merge into `incidences` under a row lock and log each changed field."""
+def persist_direct(ctx: IngestContext, upload: Upload, decision: Decision, upload_id: int | None) -> MergePlan:
+    """Merge into `incidences` under a row lock, log each changed field, mark the upload processed."""
     return apply_merge(ctx.db, decision.id_incidence, decision.payload, sector=decision.sector, user=upload.user,
-                       comments=upload.comments or "direct upload (refactored)", now=ctx.clock())
+                       comments=upload.comments or "direct upload (refactored)", now=ctx.clock(), upload_id=upload_id)
 
 
 def persist_staged(ctx: IngestContext, upload: Upload, decision: Decision, upload_id: int | None) -> str:
@@ -232,21 +240,16 @@ def upload_and_process_file(ctx: IngestContext, upload: Upload) -> UploadResult:
     if not saved.success:
         return UploadResult(False, saved.failure)
     name = saved.saved.name
-    decision = decide(upload.data, ctx.limits, lambda id_: load_misc_json(ctx.db, id_))
+    decision = decide(upload.data, ctx.limits, None)  # the plan is made under the row lock
     if not decision.success:
         _fail_record(ctx, saved, decision.failure, decision.id_incidence)
         return UploadResult(False, decision.failure, saved.upload_id, name, decision)
     try:
-        applied = persist_direct(ctx, upload, decision)
+        applied = persist_direct(ctx, upload, decision, saved.upload_id)
     except DatabaseUnavailable as exc:
         failure = Failure(DATABASE_ERROR, "database_unavailable", f"the incidence could not be saved: {exc}")
         _fail_record(ctx, saved, failure, decision.id_incidence)
         return UploadResult(False, failure, saved.upload_id, name, decision)
-    try:
-        finish_upload(ctx.db, saved.upload_id, status="processed", now=ctx.clock(),
-                      description=f"{len(applied.changes)} field(s) changed", id_incidence=decision.id_incidence)
-    except DatabaseUnavailable:
-        pass  # the incidence is saved; only the record's status lags
     return UploadResult(True, None, saved.upload_id, name, decision, applied)
 
 

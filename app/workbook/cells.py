@@ -52,12 +52,16 @@ def normalize_cell(value: object) -> object:
 
 def clean_text(text: str) -> str:
     """Strip surrounding white space and keep only valid UTF-8 text."""
+    if text.isprintable():  # the common case: no control characters, no lone surrogates
+        return text.strip()
     text = text.encode("utf-8", "ignore").decode("utf-8")
     return _CONTROL.sub("", text).strip()
 
 
 def parse_datetime_text(text: str) -> dt.datetime:
     """Parse the date formats operators type into the form; raise `CastFailed` otherwise."""
+    if not text[:1].isdigit():  # every accepted format starts with a digit
+        raise CastFailed(f"not a date and time: {text!r}")
     for fmt in DATETIME_FORMATS:
         try:
             return dt.datetime.strptime(text, fmt)

@@ -6,19 +6,28 @@ order and without trusting the sizes the zip declares:
 1. the bytes are a zip (not a PDF, CSV, an old .xls or random bytes) holding the parts
    every workbook has;
 2. the declared sizes are within limits (entries, total decompressed size, ratio);
-3. every XML part, decompressed here with a hard cap, really is the size it declares
-   (a zip bomb that lies in its headers is caught), declares no DTD (so no entity
-   expansion, the "billion laughs"), and the worksheets hold no more cells than allowed
-   (a sheet with a million rows is refused before a reader would spend minutes on it).
+3. every XML part the reader will open, decompressed here with a hard cap, really is
+   the size it declares (a zip bomb that lies in its headers is caught) and declares no
+   DTD (so no entity expansion, the "billion laughs");
+4. the worksheets the reader will open hold no more cells and rows than allowed (a sheet
+   of a million rows is refused before a reader spends minutes on it) and span no more
+   than the allowed area: calamine builds a dense grid, so a single cell at ZZ200000
+   would cost it gigabytes.
+
+`sheets=None` checks every worksheet (openpyxl reads them all); a tuple of sheet names
+checks just those (calamine reads only the sheets asked for), which is cheaper.
 """
 
 from __future__ import annotations
 
+import html
 import io
+import re
 import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from app.workbook.errors import CorruptWorkbook, NotAWorkbook, UnsafeWorkbook
 
@@ -28,9 +37,62 @@ _REQUIRED_PARTS = ("[Content_Types].xml", "xl/workbook.xml")
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")
 _CHUNK = 64 * 1024
 _XML_SUFFIXES = (".xml", ".rels", ".vml")
+_ROW_REF = re.compile(rb'<row r="(\d{1,8})"')
+_CELL_COLUMN = re.compile(rb'<c r="([A-Z]{1,3})\d')
+_SHEET = re.compile(rb'<sheet\b[^>]*?\bname="([^"]*)"[^>]*?\br:id="([^"]*)"')
+_RELATIONSHIP = re.compile(rb'<Relationship\b[^>]*?\bId="([^"]*)"[^>]*?\bTarget="([^"]*)"')
+_RELATIONSHIP_REVERSED = re.compile(rb'<Relationship\b[^>]*?\bTarget="([^"]*)"[^>]*?\bId="([^"]*)"')
 _FULLY_CHECKED = frozenset(
     {"[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/sharedStrings.xml", "xl/styles.xml"}
 )
+
+
+class Entry(NamedTuple):
+    """One zip entry as its central directory states it (the fields Entry names)."""
+
+    filename: str
+    compress_type: int
+    flag_bits: int
+    compress_size: int
+    file_size: int
+    header_offset: int
+
+
+_END_RECORD = struct.Struct("<4s4H2LH")
+_CENTRAL_HEADER = struct.Struct("<4s6H3L5H2L")
+
+
+def read_directory(data: bytes) -> list[Entry]:
+    """The zip's central directory, read directly (much cheaper than `zipfile.ZipFile`)."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if end < 0 or end + _END_RECORD.size > len(data):
+        raise CorruptWorkbook("the workbook is damaged or truncated (its zip directory cannot be read)")
+    _, _, _, _, count, size, offset, _ = _END_RECORD.unpack_from(data, end)
+    if count == 0xFFFF or offset == 0xFFFFFFFF:  # zip64: let the standard library read it
+        return _read_directory_zip64(data)
+    if offset + size > end:
+        raise CorruptWorkbook("the workbook is damaged or truncated (its zip directory is out of place)")
+    entries, position = [], offset
+    for _ in range(count):
+        if position + _CENTRAL_HEADER.size > end:
+            raise CorruptWorkbook("the workbook is damaged or truncated (its zip directory is cut short)")
+        fields = _CENTRAL_HEADER.unpack_from(data, position)
+        if fields[0] != b"PK\x01\x02":
+            raise CorruptWorkbook("the workbook is damaged (its zip directory is corrupt)")
+        flags, method, name_len, extra_len, comment_len = fields[3], fields[4], fields[10], fields[11], fields[12]
+        raw_name = data[position + _CENTRAL_HEADER.size : position + _CENTRAL_HEADER.size + name_len]
+        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        entries.append(Entry(name, method, flags, fields[8], fields[9], fields[16]))
+        position += _CENTRAL_HEADER.size + name_len + extra_len + comment_len
+    return entries
+
+
+def _read_directory_zip64(data: bytes) -> list[Entry]:
+    try:
+        infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
+        raise CorruptWorkbook("the workbook is damaged or truncated (its zip directory cannot be read)") from None
+    return [Entry(i.filename, i.compress_type, i.flag_bits, i.compress_size, i.file_size, i.header_offset) for i in infos]
 
 
 @dataclass(frozen=True)
@@ -41,6 +103,8 @@ class Limits:
     max_compression_ratio: int = 200
     max_cells: int = 250_000
     max_entries: int = 5_000
+    # rows x columns of a sheet's used range (a dense reader allocates all of it)
+    max_sheet_area: int = 2_000_000
     # Parts below this size compress poorly anyway; the ratio check starts above it.
     ratio_floor_bytes: int = 1024 * 1024
 
@@ -58,7 +122,7 @@ def _not_a_workbook(data: bytes) -> NotAWorkbook:
     return NotAWorkbook("the file is not an Excel workbook (.xlsx)")
 
 
-def _raw_stream(data: bytes, info: zipfile.ZipInfo) -> bytes:
+def _raw_stream(data: bytes, info: Entry) -> bytes:
     """The compressed bytes of one entry, located through its local header."""
     start = info.header_offset
     header = data[start : start + _LOCAL_HEADER.size]
@@ -78,12 +142,15 @@ def _raw_stream(data: bytes, info: zipfile.ZipInfo) -> bytes:
 class _PartScan:
     """Decompress one part with a hard cap, checking for a DTD and counting cells."""
 
-    def __init__(self, info: zipfile.ZipInfo, cap: int, count_cells: bool) -> None:
+    def __init__(self, info: Entry, cap: int, count_cells: bool, keep: bool = False) -> None:
         self.info = info
         self.cap = cap
         self.count_cells = count_cells
         self.size = 0
         self.cells = 0
+        self.max_row = 0
+        self.max_col = 0
+        self.content = bytearray() if keep else None
         self._head = b""
         self._tail = b""
 
@@ -104,15 +171,34 @@ class _PartScan:
                     "the workbook was not read",
                     code="xml_entities",
                 )
+        if self.content is not None:
+            self.content += chunk
         if self.count_cells:
+            # The window repeats the previous chunk's end so nothing split across two
+            # chunks is missed (a cell counted twice only makes the check stricter).
             window = self._tail + chunk
             # Rows count too: a sheet of a million empty rows costs a reader as much.
             self.cells += window.count(b"<c ") + window.count(b"<c>") + window.count(b"<row ")
-            self._tail = chunk[-4:]
+            # Every row number counts: a crafted sheet need not keep its rows in order.
+            rows = _ROW_REF.findall(window)
+            if rows:
+                self.max_row = max(self.max_row, max(map(int, rows)))
+            columns = _CELL_COLUMN.findall(window)
+            if columns:
+                self.max_col = max(self.max_col, max(_column_number(c) for c in set(columns)))
+            self._tail = chunk[-24:]
 
 
-def _scan_part(data: bytes, info: zipfile.ZipInfo, cap: int, count_cells: bool, prefix_only: bool) -> _PartScan:
-    scan = _PartScan(info, cap, count_cells)
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for ch in letters:
+        number = number * 26 + (ch - 64)
+    return number
+
+
+def _scan_part(data: bytes, info: Entry, cap: int, count_cells: bool, prefix_only: bool = False,
+               keep: bool = False) -> _PartScan:
+    scan = _PartScan(info, cap, count_cells, keep)
     raw = _raw_stream(data, info)
     if prefix_only and info.compress_type == zipfile.ZIP_DEFLATED:
         try:
@@ -139,15 +225,12 @@ def _scan_part(data: bytes, info: zipfile.ZipInfo, cap: int, count_cells: bool, 
     return scan
 
 
-def inspect_workbook(data: bytes, limits: Limits) -> None:
-    """Raise a `WorkbookError` unless `data` is a sound .xlsx within `limits`."""
+def inspect_workbook(data: bytes, limits: Limits, sheets: tuple[str, ...] | None = None) -> None:
+    """Raise a `WorkbookError` unless `data` is a sound .xlsx within `limits`; with `sheets`,
+    only the parts a reader of just those sheets opens are decompressed and checked."""
     if not data.startswith(_ZIP_MAGIC):
         raise _not_a_workbook(data)
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        infos = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
-        raise CorruptWorkbook("the workbook is damaged or truncated (its zip directory cannot be read)") from None
+    infos = read_directory(data)
     names = {info.filename for info in infos}
     if not all(part in names for part in _REQUIRED_PARTS):
         raise NotAWorkbook("the file is a zip archive but not an Excel workbook (.xlsx)")
@@ -171,15 +254,32 @@ def inspect_workbook(data: bytes, limits: Limits) -> None:
             )
 
     budget = limits.max_decompressed_bytes
+    by_name = {info.filename: info for info in infos}
+    if sheets is None:
+        wanted_sheets = {n for n in names if n.startswith("xl/worksheets/") and n.endswith(".xml")}
+    else:
+        # Map the sheet names to their parts through workbook.xml and its relationships.
+        workbook = _scan_part(data, by_name["xl/workbook.xml"], by_name["xl/workbook.xml"].file_size, False, keep=True)
+        budget -= workbook.size
+        rels_info = by_name.get("xl/_rels/workbook.xml.rels")
+        if rels_info is None:
+            raise CorruptWorkbook("the workbook has no xl/_rels/workbook.xml.rels part")
+        rels = _scan_part(data, rels_info, rels_info.file_size, False, keep=True)
+        budget -= rels.size
+        wanted_sheets = _sheet_parts(bytes(workbook.content), bytes(rels.content), sheets) & names
+
     cells = 0
     for info in infos:
-        if not info.filename.endswith(_XML_SUFFIXES):
+        name = info.filename
+        if not name.endswith(_XML_SUFFIXES) or (sheets is not None and name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels")):
             continue
-        is_sheet = info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
+        is_sheet = name in wanted_sheets
+        if sheets is not None and not is_sheet and name not in _FULLY_CHECKED:
+            continue  # the fast reader never opens this part
         # Parts the fast reader opens are decompressed in full here: its zip library
         # does not stop at the declared size. Python's zipfile (openpyxl) does, so for
         # the other parts the declared-size checks above hold and a prefix suffices.
-        full = is_sheet or info.filename in _FULLY_CHECKED
+        full = is_sheet or name in _FULLY_CHECKED
         scan = _scan_part(data, info, min(info.file_size, budget), count_cells=is_sheet, prefix_only=not full)
         budget -= scan.size
         cells += scan.cells
@@ -189,3 +289,22 @@ def inspect_workbook(data: bytes, limits: Limits) -> None:
                 "hundred, so it was not read",
                 code="too_many_cells",
             )
+        if scan.max_row * max(scan.max_col, 1) > limits.max_sheet_area:
+            raise UnsafeWorkbook(
+                f"a sheet of the workbook spans {scan.max_row:,} rows by {scan.max_col:,} columns, more than "
+                f"a feedback form could; it was not read",
+                code="too_many_cells",
+            )
+
+
+def _sheet_parts(workbook_xml: bytes, rels_xml: bytes, sheets) -> set[str]:
+    """The zip part names of the named sheets."""
+    targets = {rid: target for rid, target in _RELATIONSHIP.findall(rels_xml)}
+    targets.update({rid: target for target, rid in _RELATIONSHIP_REVERSED.findall(rels_xml)})
+    wanted = set(sheets)
+    parts = set()
+    for raw_name, rid in _SHEET.findall(workbook_xml):
+        if html.unescape(raw_name.decode("utf-8", "replace")) in wanted and rid in targets:
+            target = html.unescape(targets[rid].decode("utf-8", "replace"))
+            parts.add(target.lstrip("/") if target.startswith("/") else "xl/" + target)
+    return parts

@@ -159,3 +159,15 @@ def huge_text(length: int = 100_000) -> bytes:
     part = next(name for name in source.namelist() if marker.encode() in source.read(name))
     content = source.read(part).replace(marker.encode(), b"x" * length)
     return _replace_part(good.data, part, content)
+
+
+def far_away_cell(first: bool = False) -> bytes:
+    """A valid form plus one cell at ZZ200000: a dense reader would allocate 140 million
+    cells. With `first`, the far row comes before the others (out of order)."""
+    original = zipfile.ZipFile(io.BytesIO(_base_form())).read(FORM_SHEET_PART)
+    far = b'<row r="200000"><c r="ZZ200000" t="n"><v>1</v></c></row>'
+    if first:
+        sheet = original.replace(b"<sheetData>", b"<sheetData>" + far, 1)
+    else:
+        sheet = original.replace(b"</sheetData>", far + b"</sheetData>", 1)
+    return _replace_part(_base_form(), FORM_SHEET_PART, sheet)

@@ -102,7 +102,7 @@ def _read_form(reader: WorkbookReader, tab: str, schema: FormSchema) -> tuple[di
     for spec in schema.fields:
         (label_row, label_col), (value_row, value_col) = positions[spec.name]
         label = grid[label_row - 1][label_col - 1]
-        if not (isinstance(label, str) and clean_text(label) == clean_text(spec.label)):
+        if label != spec.label and not (isinstance(label, str) and clean_text(label) == clean_text(spec.label)):
             warnings.append(ParseWarning(tab, spec.name, f"label cell {spec.label_cell} reads {label!r}, expected {spec.label!r}"))
         raw[spec.name] = cell = grid[value_row - 1][value_col - 1]
         value, failure = coerce(cell, spec.value_type)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import warnings
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from app.workbook.cells import normalize_cell
@@ -57,11 +57,18 @@ class OpenpyxlReader:
 
 
 class CalamineReader:
-    """The fast reader (Rust calamine); reads only the sheets and rows asked for."""
+    """The fast reader (Rust calamine); reads only the sheets and rows asked for.
 
-    def __init__(self, data: bytes) -> None:
+    `sheet_guard(name)` runs before a sheet not in `checked` is first read (the upload
+    guard for that sheet: calamine loads a whole sheet into a dense grid).
+    """
+
+    def __init__(self, data: bytes, sheet_guard: Callable[[str], None] | None = None,
+                 checked: Iterable[str] = ()) -> None:
         from python_calamine import CalamineWorkbook
 
+        self._sheet_guard = sheet_guard
+        self._checked = set(checked)
         try:
             self._wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
         except (zipfile.BadZipFile, ValueError, OSError) as exc:
@@ -72,6 +79,9 @@ class CalamineReader:
 
     def rows(self, sheet: str, first_row: int, max_col: int) -> Iterator[Row]:
         """Rows from `first_row` on, normalized; rows above the sheet's data are empty."""
+        if self._sheet_guard is not None and sheet not in self._checked:
+            self._sheet_guard(sheet)
+            self._checked.add(sheet)
         try:
             ws = self._wb.get_sheet_by_name(sheet)
         except Exception as exc:

@@ -28,6 +28,7 @@ BAD_FILES = [
     ("lying zip bomb", hostile.lying_zip_bomb, 422, "conversion_failed", "zip_bomb"),
     ("xml entity bomb", hostile.entity_bomb, 422, "conversion_failed", "xml_entities"),
     ("million rows", hostile.million_rows, 422, "conversion_failed", "too_many_cells"),
+    ("far away cell", hostile.far_away_cell, 422, "conversion_failed", "too_many_cells"),
     ("no schema sheet", hostile.without_schema_sheet, 422, "conversion_failed", "no_schema_sheet"),
     ("unknown schema", hostile.unknown_schema, 422, "conversion_failed", "unknown_schema"),
     ("blank id", lambda: generate_workbook("energy_v01_00", "blank_id", seed=1).data, 422, "missing_id", "missing_id"),

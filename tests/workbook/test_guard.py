@@ -24,6 +24,7 @@ CASES = [
     ("lying_zip_bomb", UnsafeWorkbook, "zip_bomb"),
     ("entity_bomb", UnsafeWorkbook, "xml_entities"),
     ("million_rows", UnsafeWorkbook, "too_many_cells"),
+    ("far_away_cell", UnsafeWorkbook, "too_many_cells"),
 ]
 
 
@@ -75,3 +76,34 @@ def test_the_shared_templates_pass_the_guard():
 
     for template in sorted((shared_forms() / "templates").glob("*.xlsx")):
         inspect_workbook(template.read_bytes(), Limits())
+
+
+def test_a_far_away_cell_is_caught_even_before_the_other_rows():
+    with pytest.raises(UnsafeWorkbook) as refused:
+        inspect_workbook(hostile.far_away_cell(first=True), Limits(), sheets=("Feedback Form",))
+    assert refused.value.code == "too_many_cells" and "200,000 rows" in refused.value.message
+
+
+def test_a_tab_outside_the_usual_three_is_checked_before_the_fast_reader_opens_it():
+    checked = []
+
+    def guard(sheet):
+        checked.append(sheet)
+        inspect_workbook(hostile.far_away_cell(), Limits(), sheets=(sheet,))
+
+    reader = CalamineReader(hostile.far_away_cell(), guard, checked=("_json_schema",))
+    next(reader.rows("_json_schema", 1, 3))
+    with pytest.raises(UnsafeWorkbook):
+        next(reader.rows("Feedback Form", 1, 4))
+    assert checked == ["Feedback Form"]
+
+
+def test_the_direct_zip_directory_reader_agrees_with_zipfile():
+    import io
+    import zipfile
+
+    from app.workbook.guard import read_directory
+
+    data = generate_workbook("dairy_digester_v01_00", seed=2).data
+    expected = [(i.filename, i.file_size, i.compress_size, i.header_offset) for i in zipfile.ZipFile(io.BytesIO(data)).infolist()]
+    assert [(e.filename, e.file_size, e.compress_size, e.header_offset) for e in read_directory(data)] == expected
