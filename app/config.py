@@ -47,6 +47,7 @@ class Settings:
     max_decompressed_bytes: int = 64 * MIB
     max_compression_ratio: int = 200
     max_cells: int = 250_000
+    max_sheet_area: int = 2_000_000
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 2
@@ -168,6 +169,7 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         max_decompressed_bytes=_int(env, "HARNESS_MAX_DECOMPRESSED_MB", 64) * MIB,
         max_compression_ratio=_int(env, "HARNESS_MAX_COMPRESSION_RATIO", 200, minimum=2),
         max_cells=_int(env, "HARNESS_MAX_CELLS", 250_000, minimum=100),
+        max_sheet_area=_int(env, "HARNESS_MAX_SHEET_AREA", 2_000_000, minimum=10_000),
         host=env.get("HARNESS_HOST", "127.0.0.1"),
         port=_int(env, "HARNESS_PORT", 5000),
         workers=_int(env, "HARNESS_WORKERS", 2),

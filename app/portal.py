@@ -32,6 +32,7 @@ def build_portal(settings: Settings) -> Portal:
         max_decompressed_bytes=settings.max_decompressed_bytes,
         max_compression_ratio=settings.max_compression_ratio,
         max_cells=settings.max_cells,
+        max_sheet_area=settings.max_sheet_area,
     )
     return Portal(settings, db, files, IngestContext(db, files, limits))
 

@@ -38,6 +38,7 @@ def test_production_refuses_to_start_without_its_secrets(tmp_path, missing):
 @pytest.mark.parametrize("env, message", [
     ({"HARNESS_MAX_UPLOAD_MB": "lots"}, "HARNESS_MAX_UPLOAD_MB"),
     ({"HARNESS_MAX_CELLS": "5"}, "HARNESS_MAX_CELLS"),
+    ({"HARNESS_MAX_SHEET_AREA": "-1"}, "HARNESS_MAX_SHEET_AREA"),
     ({"HARNESS_TRUST_USER_HEADER": "maybe"}, "HARNESS_TRUST_USER_HEADER"),
     ({"HARNESS_ENV": "staging"}, "HARNESS_ENV"),
     ({"HARNESS_SECRET_KEY": "short"}, "HARNESS_SECRET_KEY"),

@@ -162,3 +162,17 @@ def test_control_characters_in_comments_do_not_break_the_audit_trail(client, db)
     with db.session() as s:
         comments = set(s.execute(select(PortalUpdate.comments)).scalars())
     assert comments == {"late night upload"}
+
+
+def test_the_configured_limits_apply_to_uploads(tmp_path, sqlite_url):
+    from app import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(settings=make_settings(tmp_path, sqlite_url, max_cells=60, max_upload_bytes=50_000))
+    client = app.test_client()
+    workbook = generate_workbook("energy_v01_00", seed=7)
+    body = post_file(client, "/upload_refactored", workbook.data).get_json()
+    assert (body["error_type"], body["error_code"]) == ("conversion_failed", "too_many_cells")
+    big = post_file(client, "/upload_refactored", workbook.data + b"\0" * 60_000)
+    assert big.status_code == 413
+    app.extensions["portal"].db.dispose()

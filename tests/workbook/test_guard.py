@@ -107,3 +107,11 @@ def test_the_direct_zip_directory_reader_agrees_with_zipfile():
     data = generate_workbook("dairy_digester_v01_00", seed=2).data
     expected = [(i.filename, i.file_size, i.compress_size, i.header_offset) for i in zipfile.ZipFile(io.BytesIO(data)).infolist()]
     assert [(e.filename, e.file_size, e.compress_size, e.header_offset) for e in read_directory(data)] == expected
+
+
+def test_openpyxl_parses_xml_through_defusedxml_even_without_the_guard():
+    import openpyxl.xml
+
+    assert openpyxl.xml.DEFUSEDXML is True
+    with pytest.raises(CorruptWorkbook):
+        parse_workbook(OpenpyxlReader(hostile.entity_bomb()))
