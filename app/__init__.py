@@ -25,6 +25,7 @@ def create_app(test_config: Mapping[str, object] | None = None, settings: Settin
     from flask import Flask
 
     from app import flag_admin, portal, web
+    from app.web import monitoring
 
     if settings is None:
         settings = load_settings()
@@ -41,4 +42,5 @@ def create_app(test_config: Mapping[str, object] | None = None, settings: Settin
     portal.init_app(app, portal.build_portal(settings))
     web.init_app(app)
     flag_admin.init_app(app)
+    monitoring.init_app(app)
     return app

@@ -57,20 +57,24 @@ def serve(workers: int | None) -> None:
     """Migrate the database, prepare the folders, and serve the portal with gunicorn."""
     from app.db import Database
     from app.ingest.files import FileStore
+    from app.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 
     settings = _settings()
     database = Database(settings.database_url)
     database.upgrade()
     database.dispose()
     FileStore(settings.upload_folder).ensure()
+    # Every worker writes its metric values here; emptied so a restart starts from zero.
+    os.environ[MULTIPROC_ENV] = prepare_multiprocess_dir(settings.instance_path / "prometheus")
     bind = f"{settings.host}:{settings.port}"
     click.echo(f"ARB Feedback Portal on http://{bind}/  (upload form at http://{bind}/upload)")
     click.echo(f"  database: {database.engine.url.render_as_string(hide_password=True)}")
     click.echo(f"  uploads:  {settings.upload_folder}")
+    click.echo(f"  metrics:  http://{bind}/metrics   flags: {settings.flag_store_url.split('@')[-1]}")
     gunicorn = Path(sys.executable).with_name("gunicorn")
     argv = [str(gunicorn), "--bind", bind, "--workers", str(workers or settings.workers),
             "--timeout", "60", "--graceful-timeout", "20", "--access-logfile", "-",
-            "app.wsgi:application"]
+            "--config", "python:app.gunicorn_conf", "app.wsgi:application"]
     os.execv(argv[0], argv)
 
 

@@ -33,13 +33,17 @@ def _get(url: str, timeout: float = 5):
         return response.status, response.read()
 
 
-@pytest.fixture
-def served(tmp_path):
+def start_portal(tmp_path, **extra_env):
+    """Start `harness serve` on a free port; returns (base URL, instance folder, process)."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_")}
-    env.update(HARNESS_INSTANCE_PATH=str(tmp_path / "instance"), HARNESS_PORT=str(port), HARNESS_WORKERS="2")
-    process = subprocess.Popen([str(HARNESS), "serve"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HARNESS_", "PROMETHEUS_"))}
+    env.update(HARNESS_INSTANCE_PATH=str(tmp_path / "instance"), HARNESS_PORT=str(port), HARNESS_WORKERS="2", **extra_env)
+    # Output goes to a file: an unread pipe would fill with access-log lines and stall gunicorn.
+    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - closed by stop_portal
+    process = subprocess.Popen([str(HARNESS), "serve"], env=env, cwd=tmp_path, stdout=log,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    process.log_path = tmp_path / "serve.log"
+    process.log_file = log
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -48,12 +52,18 @@ def served(tmp_path):
                 break
         except (urllib.error.URLError, ConnectionError, OSError):
             if process.poll() is not None:
-                pytest.fail(f"harness serve exited: {process.stdout.read()}")
+                log.close()
+                pytest.fail(f"harness serve exited: {process.log_path.read_text()}")
             time.sleep(0.2)
     else:
         os.killpg(process.pid, signal.SIGKILL)
-        pytest.fail("harness serve did not answer /healthz within 60 s")
-    yield base, tmp_path / "instance", process
+        log.close()
+        pytest.fail(f"harness serve did not answer /healthz within 60 s: {process.log_path.read_text()[-2000:]}")
+    return base, tmp_path / "instance", process
+
+
+def stop_portal(process) -> None:
+    """SIGTERM the portal's process group; SIGKILL if it does not stop."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -61,7 +71,14 @@ def served(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(5)
-    process.stdout.close()
+    process.log_file.close()
+
+
+@pytest.fixture
+def served(tmp_path):
+    started = start_portal(tmp_path)
+    yield started
+    stop_portal(started[2])
 
 
 def test_harness_serve_runs_the_portal_on_a_fresh_instance_folder(served):
@@ -84,6 +101,66 @@ def test_harness_serve_runs_the_portal_on_a_fresh_instance_folder(served):
 
 def test_the_run_command_prints_where_to_go(served):
     base, _, process = served
-    os.killpg(process.pid, signal.SIGTERM)
-    output, _ = process.communicate(timeout=20)
-    assert f"ARB Feedback Portal on {base}/" in output
+    stop_portal(process)
+    assert f"ARB Feedback Portal on {base}/" in process.log_path.read_text()
+
+
+def _post_upload(base: str, data: bytes, user: str) -> int:
+    body, content_type = multipart(data, "form.xlsx")
+    request = urllib.request.Request(f"{base}/upload_refactored", data=body, method="POST", headers={
+        "Content-Type": content_type, "Accept": "application/json", "X-Portal-User": user})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _requests_total(base: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    _, text = _get(f"{base}/metrics")
+    total = 0.0
+    for family in text_string_to_metric_families(text.decode()):
+        if family.name == "portal_ingest_requests":
+            total += sum(s.value for s in family.samples if s.name == "portal_ingest_requests_total")
+    return total
+
+
+def _workers(master_pid: int) -> set[int]:
+    out = subprocess.run(["pgrep", "-P", str(master_pid)], capture_output=True, text=True).stdout
+    return {int(pid) for pid in out.split()}
+
+
+def test_metrics_count_every_upload_across_gunicorn_workers_and_survive_a_dead_worker(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    stale = tmp_path / "instance" / "prometheus"
+    stale.mkdir(parents=True)
+    (stale / "counter_99999.db").write_bytes(b"stale values from a previous run")
+    base, instance, process = start_portal(tmp_path, HARNESS_TRUST_USER_HEADER="true")
+    try:
+        assert not (stale / "counter_99999.db").exists()  # the folder is emptied at start
+        assert _requests_total(base) == 0
+        uploads = [generate_workbook("energy_v01_00", "bad" if n % 3 == 0 else "good", seed=n).data for n in range(6)]
+        n = 30
+        with ThreadPoolExecutor(6) as pool:
+            statuses = list(pool.map(lambda i: _post_upload(base, uploads[i % 6], f"user-{i}"), range(n)))
+        assert statuses == [200] * n
+        workers = _workers(process.pid)
+        assert len(workers) == 2
+        assert len(list(stale.glob("counter_*.db"))) == 2  # both workers served and wrote values
+        assert _requests_total(base) == n
+        # A worker dies; gunicorn replaces it; what it counted is still counted.
+        victim = sorted(workers)[0]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (victim in _workers(process.pid) or len(_workers(process.pid)) < 2):
+            time.sleep(0.2)
+        assert victim not in _workers(process.pid) and len(_workers(process.pid)) == 2
+        with ThreadPoolExecutor(4) as pool:
+            more = list(pool.map(lambda i: _post_upload(base, uploads[i % 6], f"late-{i}"), range(8)))
+        assert more == [200] * 8
+        assert _requests_total(base) == n + 8
+    finally:
+        stop_portal(process)

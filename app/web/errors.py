@@ -25,7 +25,7 @@ def init_app(app: Flask) -> None:
             route = STAGED if "staged" in name else DIRECT
             pinned = {"original": ORIGINAL, "refactored": REFACTORED}
             path = pinned.get(name.rsplit("_", 1)[-1]) or uploads.choose_path(route, current_user())
-            return uploads._reject(route, path, failure, name)
+            return uploads._reject(route, path, failure, name, started=None)
         return _error(413, failure.message)
 
     @app.errorhandler(HTTPException)

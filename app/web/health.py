@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from app.db import DatabaseUnavailable
 from app.portal import current_portal
@@ -18,9 +18,17 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """The database is reachable (and, once wired, the flag store); 503 with the reason otherwise."""
+    """The database and the flag store are reachable; 503 naming what is not."""
+    checks = {}
     try:
         current_portal().db.ping()
+        checks["database"] = "ok"
     except DatabaseUnavailable as exc:
-        return jsonify({"ok": False, "database": f"unreachable: {exc}"}), 503
-    return jsonify({"ok": True, "database": "ok"})
+        checks["database"] = f"unreachable: {exc}"
+    try:
+        current_app.extensions["flags"].ping()
+        checks["flag_store"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any store failure means not ready
+        checks["flag_store"] = f"unreachable: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    return jsonify({"ok": ready, **checks}), 200 if ready else 503

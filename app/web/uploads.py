@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, request, url_for
 
@@ -12,6 +13,7 @@ from app.ingest.paths import IMPLEMENTATIONS
 from app.ingest.persistence import record_upload
 from app.models import utcnow
 from app.portal import current_portal
+from app.web.monitoring import current_metrics, current_router
 from app.web.respond import status_for, wants_json
 from app.web.users import current_user
 
@@ -21,8 +23,8 @@ PATH_HEADER = "X-Ingest-Path"
 
 
 def choose_path(route: str, user: str) -> str:
-    """The path serving a routed upload (the router replaces this with flag decisions)."""
-    return ORIGINAL
+    """The path serving a routed upload for `user`: the router's flag decision."""
+    return current_router().choose(route, user).path
 
 
 def outcome_body(outcome: Outcome) -> dict:
@@ -65,26 +67,30 @@ def respond(outcome: Outcome, endpoint: str):
     return response
 
 
-def _reject(route: str, path: str, failure: Failure, endpoint: str):
-    """Answer an upload refused before a path ran (no file field), and record it."""
+def _reject(route: str, path: str, failure: Failure, endpoint: str, started: float | None = None):
+    """Answer an upload refused before a path ran (no file field, too large), and record it."""
     try:
         record_upload(current_portal().db, filename="", saved_name=None, route=route, ingest_path=path,
                       user=current_user(), size=0, sha256=None, status="rejected", description=failure.message,
                       error_type=failure.error_type, now=utcnow())
     except DatabaseUnavailable:
         log.warning("could not record a rejected upload: %s", failure.message)
-    return respond(Outcome.failed(path, route, failure), endpoint)
+    outcome = Outcome.failed(path, route, failure)
+    current_metrics().observe_upload(outcome, time.perf_counter() - (started or time.perf_counter()))
+    return respond(outcome, endpoint)
 
 
 def handle_upload(route: str, path: str | None, endpoint: str):
     """GET: the upload form. POST: run the chosen path on the uploaded file."""
+    user = current_user()  # on a first visit this sets the anonymous id cookie
     if request.method == "GET":
         return render_template("upload.html", route=route, endpoint=endpoint, outcome=None)
-    user = current_user()
+    started = time.perf_counter()
     path = path or choose_path(route, user)
     file = request.files.get("file")
     if file is None:
-        return _reject(route, path, Failure(FILE_ERROR, "no_file", "no file was sent: choose a feedback form workbook to upload"), endpoint)
+        return _reject(route, path, Failure(FILE_ERROR, "no_file", "no file was sent: choose a feedback form workbook to upload"),
+                       endpoint, started)
     try:
         data = file.read()
     finally:
@@ -96,6 +102,7 @@ def handle_upload(route: str, path: str | None, endpoint: str):
         log.exception("unexpected error in the %s path", path)
         outcome = Outcome.failed(path, route, Failure(PROCESSING_ERROR, "internal_error",
                                                       "the upload could not be processed because of an internal error; it was kept and staff were notified"))
+    current_metrics().observe_upload(outcome, time.perf_counter() - started)
     return respond(outcome, endpoint)
 
 

@@ -1,0 +1,196 @@
+"""Prometheus metrics: what ops watch while users move from the original path to the refactored one.
+
+Every series that can exist is created at start with value 0, so a rate over a new
+series is never "no data". Label values come from small fixed sets: never a user id, a
+file name or a message.
+
+Which outcomes count as errors: every unsuccessful upload is `outcome="error"`; its
+`error_type` says whose fault it was. `file_error`, `conversion_failed`, `missing_id`,
+`validation_error` and `conflict` are the user's file or action being refused
+(client-side, 4xx); `database_error` and `processing_error` are the portal failing
+(server-side, 5xx). Alerts compare the server-side error rate of the two paths and watch
+the rejection rate separately (ops/prometheus/rules.yml).
+
+Several gunicorn workers: `harness serve` points PROMETHEUS_MULTIPROC_DIR at an emptied
+folder before the workers start; each worker writes its values there and `/metrics`
+reads them all with a fresh registry per scrape. Flag gauges are computed at scrape time
+from the flag store (they are not per-worker state). A dead worker's files are marked by
+gunicorn's `child_exit` hook (`app/gunicorn_conf.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from app.ingest.outcome import (
+    CONFLICT,
+    CONVERSION_FAILED,
+    DATABASE_ERROR,
+    FILE_ERROR,
+    MISSING_ID,
+    PATHS,
+    PROCESSING_ERROR,
+    ROUTES,
+    VALIDATION_ERROR,
+    Outcome,
+)
+
+CLIENT_ERRORS = (FILE_ERROR, CONVERSION_FAILED, MISSING_ID, VALIDATION_ERROR, CONFLICT)
+SERVER_ERRORS = (DATABASE_ERROR, PROCESSING_ERROR)
+UPLOAD_ERROR_TYPES = (FILE_ERROR, CONVERSION_FAILED, MISSING_ID, VALIDATION_ERROR, DATABASE_ERROR, PROCESSING_ERROR)
+# Uploads take milliseconds (refactored) to a few hundred milliseconds (original, large forms).
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+ROUTE_FLAGS = {"direct": "refactored_upload", "staged": "refactored_staged_upload"}
+ALL_FLAGS = ("refactored_upload", "refactored_staged_upload", "shadow_upload", "shadow_staged_upload")
+# Which reasons can send a request down which path.
+DECISIONS = {"refactored": ("allow_list", "percentage"), "original": ("kill_switch", "deny_list", "off", "store_fallback")}
+FALLBACK_SOURCES = ("last_known", "safe_default")
+SHADOW_RESULTS = ("match", "mismatch", "ignored", "error", "timeout", "skipped")
+ROLLBACK_TRIGGERS = ("manual", "guard")
+GUARD_ACTOR = "rollback-guard"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+log = logging.getLogger(__name__)
+
+
+class Metrics:
+    """The portal's metrics on one registry (tests pass a fresh one and read values back)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("portal_ingest_requests", "Uploads by route, path and outcome",
+                                ["route", "path", "outcome", "error_type"], registry=r)
+        self.duration = Histogram("portal_ingest_duration_seconds", "Upload handling time",
+                                  ["route", "path"], buckets=DURATION_BUCKETS, registry=r)
+        self.decisions = Counter("portal_route_decisions", "Routed uploads by flag decision",
+                                 ["flag", "path", "reason"], registry=r)
+        self.fallbacks = Counter("portal_flag_fallbacks", "Flag decisions made without fresh store state",
+                                 ["flag", "source"], registry=r)
+        self.shadow_runs = Counter("portal_shadow_runs", "Shadow runs of the other path by result",
+                                   ["route", "primary", "result"], registry=r)
+        self.shadow_duration = Histogram("portal_shadow_duration_seconds", "Shadow run time of the candidate path",
+                                         ["route", "path"], buckets=DURATION_BUCKETS, registry=r)
+        for route in ROUTES:
+            for path in PATHS:
+                self.requests.labels(route, path, "success", "none")
+                for error_type in UPLOAD_ERROR_TYPES:
+                    self.requests.labels(route, path, "error", error_type)
+                self.duration.labels(route, path)
+                self.shadow_duration.labels(route, path)
+                for result in SHADOW_RESULTS:
+                    self.shadow_runs.labels(route, path, result)
+        for flag in ROUTE_FLAGS.values():
+            for path, reasons in DECISIONS.items():
+                for reason in reasons:
+                    self.decisions.labels(flag, path, reason)
+        for flag in ALL_FLAGS:
+            for source in FALLBACK_SOURCES:
+                self.fallbacks.labels(flag, source)
+
+    def observe_upload(self, outcome: Outcome, seconds: float) -> None:
+        """Count one upload and its duration."""
+        error_type = outcome.error_type if outcome.error_type in UPLOAD_ERROR_TYPES else PROCESSING_ERROR
+        self.requests.labels(outcome.route, outcome.path, "success" if outcome.success else "error",
+                             "none" if outcome.success else error_type).inc()
+        self.duration.labels(outcome.route, outcome.path).observe(seconds)
+
+    def count_decision(self, flag: str, path: str, reason: str) -> None:
+        """Count one routing decision."""
+        self.decisions.labels(flag, path, reason).inc()
+
+    def count_fallback(self, flag: str, source: str) -> None:
+        """Count a flag decision made from last-known state or the safe default."""
+        if flag in ALL_FLAGS and source in FALLBACK_SOURCES:
+            self.fallbacks.labels(flag, source).inc()
+
+
+class FlagCollector(Collector):
+    """Flag gauges and the rollback count, read from the flag service at scrape time."""
+
+    def __init__(self, service_getter: Callable[[], object], ttl: float = 5.0) -> None:
+        self._service = service_getter
+        self._ttl = ttl
+        self._rollbacks: tuple[float, dict] = (0.0, {})
+
+    def _rollback_counts(self, service) -> dict:
+        cached_at, counts = self._rollbacks
+        if time.monotonic() - cached_at < self._ttl:
+            return counts
+        counts = {}
+        try:
+            # Kills are rare; the audit log answers at most its 1,000 newest per query.
+            for entry in service.history(action="kill", limit=1000):
+                trigger = "guard" if entry.actor == GUARD_ACTOR else "manual"
+                counts[(entry.flag, trigger)] = counts.get((entry.flag, trigger), 0) + 1
+        except Exception as exc:  # the store is down: keep the last counts (a counter must not drop)
+            log.warning("rollback count unavailable: %s", exc)
+            return self._rollbacks[1]
+        self._rollbacks = (time.monotonic(), counts)
+        return counts
+
+    def collect(self) -> Iterable:
+        """Yield the flag gauges and the rollback counter."""
+        service = self._service()
+        percent = GaugeMetricFamily("portal_flag_rollout_percent", "Rollout percent of each flag", labels=["flag"])
+        enabled = GaugeMetricFamily("portal_flag_enabled", "1 when the flag can turn on for someone (not killed)", labels=["flag"])
+        rollbacks = CounterMetricFamily("portal_rollbacks", "Kill-switch activations from the flag audit log "
+                                        "(the same on every instance: aggregate with max)", labels=["flag", "trigger"])
+        snapshot = service.snapshot()
+        for status in snapshot.flags:
+            percent.add_metric([status.name], status.percent)
+            enabled.add_metric([status.name], 1.0 if status.enabled else 0.0)
+        counts = self._rollback_counts(service)
+        for flag in ROUTE_FLAGS.values():
+            for trigger in ROLLBACK_TRIGGERS:
+                rollbacks.add_metric([flag, trigger], counts.get((flag, trigger), 0))
+        yield percent
+        yield enabled
+        yield rollbacks
+
+
+def exposition(metrics: Metrics, flag_collector: FlagCollector) -> bytes:
+    """The text exposition: all workers' values in multiprocess mode, else this registry's."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = CollectorRegistry()
+        registry.register(_Forward(metrics.registry))
+    registry.register(flag_collector)
+    return generate_latest(registry)
+
+
+class _Forward(Collector):
+    """Expose another registry's metrics through this one."""
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self._source = source
+
+    def collect(self) -> Iterable:
+        """Yield the source registry's metric families."""
+        return self._source.collect()
+
+
+def prepare_multiprocess_dir(path) -> str:
+    """Empty (or create) the folder workers write their values to; returns it."""
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):
+        if name.endswith(".db"):
+            os.remove(os.path.join(path, name))
+    return str(path)
+
+
+def mark_worker_dead(pid: int) -> None:
+    """gunicorn `child_exit`: drop a dead worker's live-gauge files (its counters stay summed)."""
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(pid)
+
+
+__all__ = ["CLIENT_ERRORS", "SERVER_ERRORS", "FlagCollector", "Metrics", "exposition", "mark_worker_dead", "prepare_multiprocess_dir"]
