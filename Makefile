@@ -4,8 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# make loadtest LOADTEST_ARGS='--users 20 --spawn-rate 5 --run-time 2m [--host URL] [--tags routed] ...'
+# (python -m loadtests.run --help; docs/loadtests.md)
+LOADTEST_ARGS ?=
 
-.PHONY: install run test bench db-upgrade clean
+.PHONY: install run test bench loadtest db-upgrade clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +29,11 @@ test: $(STAMP)
 ## Side-by-side benchmarks of the ingestion paths (figures printed and written to results/).
 bench: $(STAMP)
 	$(BIN)/python -m loadtests.bench
+
+## Headless Locust load test: starts the portal unless --host is given; CSV, HTML and
+## summary.json in results/loadtest/, a table printed; fails on any unexpected failure.
+loadtest: $(STAMP)
+	$(BIN)/python -m loadtests.run $(LOADTEST_ARGS)
 
 db-upgrade: $(STAMP)
 	$(BIN)/harness db upgrade
