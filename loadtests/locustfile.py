@@ -103,6 +103,11 @@ def _init(environment, **_) -> None:
 
 @events.test_start.add_listener
 def _started(environment, **_) -> None:
+    # Tags are applied just before this event: `--tags staged` leaves DirectUploader without
+    # tasks, and Locust would still spawn it (idle, logging errors). Spawn only classes with work.
+    with_tasks = [cls for cls in environment.user_classes if cls.tasks]
+    if with_tasks:
+        environment.user_classes = with_tasks
     environment.portal_load.started = time.time()
 
 
