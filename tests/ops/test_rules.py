@@ -289,3 +289,27 @@ def test_dashboard_has_the_panel(title_part, series):
     matching = [p for p in dashboard_panels() if title_part in p["title"]]
     assert matching, f"no panel titled like {title_part!r}"
     assert any(series in metric_names(t["expr"]) for p in matching for t in p["targets"]), title_part
+
+
+# -- the app really exports what the rules read --------------------------------------------------
+
+def test_the_app_exports_every_series_the_rules_and_dashboard_read():
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from app.metrics import FlagCollector, Metrics
+    from flags import open_service
+
+    service = open_service("memory://")
+    service.ensure_flags()
+    service.rollback(actor="ops-test", reason="a rollback to count")
+    registry = CollectorRegistry()
+    Metrics(registry)
+    registry.register(FlagCollector(lambda: service))
+    exposition = generate_latest(registry).decode()
+    exported = {line.split("{")[0].split(" ")[0] for line in exposition.splitlines() if line and not line.startswith("#")}
+
+    read = set().union(*(metric_names(rule["expr"]) for rule in rules()),
+                       *(metric_names(expr) for _, expr in dashboard_exprs()))
+    expected = read & EXPORTED_METRICS
+    assert expected, "the rules and the dashboard read none of the app's series"
+    assert not expected - exported, f"read but not exported by app.metrics: {sorted(expected - exported)}"
