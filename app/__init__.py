@@ -24,7 +24,7 @@ def create_app(test_config: Mapping[str, object] | None = None, settings: Settin
     # without Flask: `shadow/` and `flags/` use them and must stay free of it.
     from flask import Flask
 
-    from app import flag_admin, portal, web
+    from app import flag_admin, portal, shadow_admin, web
     from app.web import monitoring
 
     if settings is None:
@@ -43,4 +43,5 @@ def create_app(test_config: Mapping[str, object] | None = None, settings: Settin
     web.init_app(app)
     flag_admin.init_app(app)
     monitoring.init_app(app)
+    shadow_admin.init_app(app)
     return app

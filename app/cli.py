@@ -15,6 +15,7 @@ import click
 
 from app.config import ConfigError, load_settings
 from app.flags_cli import flags_group, rollback_command
+from app.shadow_cli import shadow_group
 
 
 def _settings():
@@ -106,3 +107,4 @@ def generate(schemas: tuple[str, ...], variant: str, count: int, seed: int | Non
 
 main.add_command(flags_group)
 main.add_command(rollback_command)
+main.add_command(shadow_group)

@@ -8,7 +8,6 @@ to write 403. Views only translate HTTP to `flags.FlagService` calls.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -17,7 +16,9 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from app.config import AdminToken, Settings
+from app.admin_auth import error_response as _error
+from app.admin_auth import require_token as _require_token
+from app.config import Settings
 from flags import (
     FlagError,
     FlagService,
@@ -53,45 +54,6 @@ def flag_service() -> FlagService:
 
 
 # -- authentication ----------------------------------------------------------------------
-
-
-def _match_token(presented: str, tokens: tuple[AdminToken, ...]) -> AdminToken | None:
-    """The configured token equal to `presented`, compared in constant time against all."""
-    found = None
-    candidate = presented.encode("utf-8")
-    for token in tokens:
-        if hmac.compare_digest(candidate, token.token.encode("utf-8")) and found is None:
-            found = token
-    return found
-
-
-def _error(status: int, error: str, message: str, **extra: Any):
-    response = jsonify({"error": error, "message": message, **extra})
-    response.status_code = status
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="harness-admin"'
-    return response
-
-
-def _require_token(write: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        @wraps(view)
-        def guarded(*args: Any, **kwargs: Any):
-            tokens = current_app.config["HARNESS"].admin_tokens
-            if not tokens:
-                return _error(401, "unauthorized", "no admin tokens are configured (set HARNESS_ADMIN_TOKENS)")
-            scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-            token = _match_token(presented.strip(), tokens) if scheme.lower() == "bearer" and presented.strip() else None
-            if token is None:
-                return _error(401, "unauthorized", "a valid bearer token is required")
-            if write and not token.can_write:
-                return _error(403, "forbidden", f"token for {token.actor!r} is read-only")
-            g.flag_actor = token.actor
-            return view(*args, **kwargs)
-
-        return guarded
-
-    return decorate
 
 
 def _body() -> dict[str, Any]:

@@ -52,6 +52,9 @@ ALL_FLAGS = ("refactored_upload", "refactored_staged_upload", "shadow_upload", "
 # Which reasons can send a request down which path.
 DECISIONS = {"refactored": ("allow_list", "percentage"), "original": ("kill_switch", "deny_list", "off", "store_fallback")}
 FALLBACK_SOURCES = ("last_known", "safe_default")
+# Outcome fields a shadow mismatch can name (the bounded `field` label).
+SHADOW_FIELDS = ("success", "error_type", "error_code", "error_message", "id_incidence", "sector", "payload",
+                 "merged_misc_json", "changes", "base_misc_json", "warnings", "route")
 SHADOW_RESULTS = ("match", "mismatch", "ignored", "error", "timeout", "skipped")
 ROLLBACK_TRIGGERS = ("manual", "guard")
 GUARD_ACTOR = "rollback-guard"
@@ -77,6 +80,8 @@ class Metrics:
                                    ["route", "primary", "result"], registry=r)
         self.shadow_duration = Histogram("portal_shadow_duration_seconds", "Shadow run time of the candidate path",
                                          ["route", "path"], buckets=DURATION_BUCKETS, registry=r)
+        self.shadow_fields = Counter("portal_shadow_field_mismatches", "Shadow mismatches by outcome field",
+                                     ["route", "field"], registry=r)
         for route in ROUTES:
             for path in PATHS:
                 self.requests.labels(route, path, "success", "none")
@@ -86,6 +91,9 @@ class Metrics:
                 self.shadow_duration.labels(route, path)
                 for result in SHADOW_RESULTS:
                     self.shadow_runs.labels(route, path, result)
+        for route in ROUTES:
+            for name in SHADOW_FIELDS:
+                self.shadow_fields.labels(route, name)
         for flag in ROUTE_FLAGS.values():
             for path, reasons in DECISIONS.items():
                 for reason in reasons:
@@ -104,6 +112,15 @@ class Metrics:
     def count_decision(self, flag: str, path: str, reason: str) -> None:
         """Count one routing decision."""
         self.decisions.labels(flag, path, reason).inc()
+
+    def count_shadow(self, result) -> None:
+        """Count one shadow run by result, its candidate's duration and the mismatched fields."""
+        self.shadow_runs.labels(result.route, result.control.path, result.kind).inc()
+        if result.kind not in ("skipped", "timeout"):
+            self.shadow_duration.labels(result.route, result.candidate.path).observe(result.candidate.duration)
+        for name in {d.top for d in result.mismatched}:
+            if name in SHADOW_FIELDS:
+                self.shadow_fields.labels(result.route, name).inc()
 
     def count_fallback(self, flag: str, source: str) -> None:
         """Count a flag decision made from last-known state or the safe default."""

@@ -12,7 +12,8 @@ target_metadata = Base.metadata
 
 
 def _include_object(obj, name, type_, reflected, compare_to) -> bool:
-    # Tables this metadata does not own (the flag store's) are not this migration's business.
+    # Tables this metadata does not own (the flag store's, the shadow records') are not
+    # autogenerate's business; the shadow tables are created by revision 0002.
     return not (type_ == "table" and reflected and compare_to is None)
 
 

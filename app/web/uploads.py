@@ -13,7 +13,7 @@ from app.ingest.paths import IMPLEMENTATIONS
 from app.ingest.persistence import record_upload
 from app.models import utcnow
 from app.portal import current_portal
-from app.web.monitoring import current_metrics, current_router
+from app.web.monitoring import current_metrics, current_router, current_shadowing
 from app.web.respond import status_for, wants_json
 from app.web.users import current_user
 
@@ -86,6 +86,7 @@ def handle_upload(route: str, path: str | None, endpoint: str):
     if request.method == "GET":
         return render_template("upload.html", route=route, endpoint=endpoint, outcome=None)
     started = time.perf_counter()
+    routed = path is None
     path = path or choose_path(route, user)
     file = request.files.get("file")
     if file is None:
@@ -102,7 +103,10 @@ def handle_upload(route: str, path: str | None, endpoint: str):
         log.exception("unexpected error in the %s path", path)
         outcome = Outcome.failed(path, route, Failure(PROCESSING_ERROR, "internal_error",
                                                       "the upload could not be processed because of an internal error; it was kept and staff were notified"))
-    current_metrics().observe_upload(outcome, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    current_metrics().observe_upload(outcome, seconds)
+    if routed:
+        current_shadowing().after_upload(route, user, outcome, seconds, upload)
     return respond(outcome, endpoint)
 
 

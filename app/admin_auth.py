@@ -1,0 +1,61 @@
+"""Bearer-token authentication for the admin APIs (flags, shadow).
+
+Tokens come from `HARNESS_ADMIN_TOKENS`, each with the actor name written to audit logs;
+there is no default token: with none configured every admin request is refused (401).
+A missing or wrong token is 401, a read-only token asking to write 403. Tokens are
+compared in constant time against every configured token.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import current_app, g, jsonify, request
+
+from app.config import AdminToken
+
+__all__ = ["error_response", "match_token", "require_token"]
+
+
+def match_token(presented: str, tokens: tuple[AdminToken, ...]) -> AdminToken | None:
+    """The configured token equal to `presented`, compared in constant time against all."""
+    found = None
+    candidate = presented.encode("utf-8")
+    for token in tokens:
+        if hmac.compare_digest(candidate, token.token.encode("utf-8")) and found is None:
+            found = token
+    return found
+
+
+def error_response(status: int, error: str, message: str, **extra: Any):
+    """A JSON error answer; 401 carries the Bearer challenge."""
+    response = jsonify({"error": error, "message": message, **extra})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="harness-admin"'
+    return response
+
+
+def require_token(write: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a view: require a configured bearer token (one that may write when `write`)."""
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any):
+            tokens = current_app.config["HARNESS"].admin_tokens
+            if not tokens:
+                return error_response(401, "unauthorized", "no admin tokens are configured (set HARNESS_ADMIN_TOKENS)")
+            scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+            token = match_token(presented.strip(), tokens) if scheme.lower() == "bearer" and presented.strip() else None
+            if token is None:
+                return error_response(401, "unauthorized", "a valid bearer token is required")
+            if write and not token.can_write:
+                return error_response(403, "forbidden", f"token for {token.actor!r} is read-only")
+            g.flag_actor = g.admin_actor = token.actor
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorate

@@ -1,0 +1,29 @@
+"""Shadow runs: the other path on the same upload, with no side effects, diffed field by field.
+
+In the spirit of GitHub Scientist: the control is the path that served the user; the
+candidate is the other path, evaluated off the request thread against the same base
+state the control saw (`evaluate` writes nothing). Observations are immutable, a
+`Result` is decided once (match, mismatch, ignored, error, timeout; `skipped` when shed),
+accepted differences come from one reviewed list, mismatches are stored per field.
+
+    runner = ShadowRunner(candidate, rules=IgnoreRules.reviewed(), publishers=[...],
+                          workers=1, queue_size=4, timeout=10.0, same_path=False)
+    runner.submit(route, user, Observation(path, outcome, None, seconds), upload, base_misc_json)
+
+No Flask here: the app wires the runner to the flags (sampling), metrics and the store.
+"""
+
+from shadow.compare import FieldDiff, diff
+from shadow.errors import CandidateTimeout, ShadowError, ShadowSkipped
+from shadow.ignore import IgnoreRule, IgnoreRules
+from shadow.normalise import VOLATILE, normalise
+from shadow.observation import Observation, observe
+from shadow.records import MismatchRecord, MismatchStore
+from shadow.result import ERROR, IGNORED, KINDS, MATCH, MISMATCH, SKIPPED, TIMEOUT, Result
+from shadow.runner import ShadowRunner
+
+__all__ = [
+    "CandidateTimeout", "ERROR", "FieldDiff", "IGNORED", "IgnoreRule", "IgnoreRules", "KINDS", "MATCH", "MISMATCH",
+    "MismatchRecord", "MismatchStore", "Observation", "Result", "SKIPPED", "ShadowError", "ShadowRunner",
+    "ShadowSkipped", "TIMEOUT", "VOLATILE", "diff", "normalise", "observe",
+]
