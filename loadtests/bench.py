@@ -6,7 +6,7 @@
 - http: original vs refactored through real gunicorn, A/B in rotating blocks, with the
   refactored/original ratios against the 10% degradation bound (issue 6);
 - routing: routed vs pinned in-process, and the /metrics scrape cost (issue 4);
-- shadow: the cost a shadow run adds to an upload (issue 5), once `loadtests/bench_shadow.py` exists;
+- shadow: the cost a shadow run adds to an upload, half-capacity latency and saturation (issue 5);
 - flags: warm-cache decision latency and kill-switch propagation across processes (issue 3).
 
 Each benchmark module has `main(argv) -> dict` and writes `results/bench_<name>.json`
@@ -50,7 +50,7 @@ BENCHMARKS = (
               (), ("--blocks", "2", "--per-schema", "1")),
     Benchmark("routing", "loadtests.bench_routing", "routing overhead and metrics scrape",
               (), ("--rounds", "3", "--uploads", "300")),
-    Benchmark("shadow", "loadtests.bench_shadow", "shadow-run overhead"),
+    Benchmark("shadow", "loadtests.bench_shadow", "shadow-run overhead through gunicorn", (), ("--seconds", "3")),
     Benchmark("flags", "loadtests.bench_flags", "flags: decision latency and kill propagation",
               (), ("--trials", "2", "--samples", "20000")),
 )
