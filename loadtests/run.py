@@ -15,8 +15,8 @@ writes `locust_stats.csv`, `locust_stats_history.csv`, `locust_failures.csv`,
 `locust_exceptions.csv`, `report.html` and `locust.json` into the results folder, and
 every request's verdict to `samples.json`; this driver turns those into `summary.json`
 (exact counts and percentiles, see loadtests/summary.py) and prints a short table.
-Exit status: 0 when requests were made and none failed unexpectedly, 1 otherwise,
-2 when the run itself could not be made.
+Exit status: 0 when requests were made, none failed unexpectedly and Locust itself
+reported no error; 1 otherwise; 2 when the run itself could not be made.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -101,7 +102,7 @@ def run_locust(command: list[str], results: Path, budget_s: float) -> int:
         try:
             return process.wait(budget_s)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
             print(f"Locust did not finish within {budget_s:.0f} s; killed", file=sys.stderr)
             return -9
@@ -149,7 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     (results / "summary.json").write_text(json.dumps(summary, indent=2))
     print(table(summary))
     print(f"\nsummary: {results / 'summary.json'}  report: {results / 'report.html'}  csv: {results / 'locust_stats.csv'}")
-    return 0 if summary["totals"]["requests"] and not summary["unexpected_failures"] else 1
+    if code != 0 and not summary["unexpected_failures"]:
+        # No request failed, so Locust saw an error of its own (an exception in the locustfile).
+        print(f"Locust exited with {code}: see {results / 'locust_exceptions.csv'} and {results / 'locust.log'}",
+              file=sys.stderr)
+    return 0 if code == 0 and summary["totals"]["requests"] and not summary["unexpected_failures"] else 1
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loadtests.expectations import (
-    DIRECT, EXPECTED_ERROR, FAILURE, OK, STAGED, classify_confirm, classify_discard, classify_review, classify_upload,
+    DIRECT, EXPECTED_ERROR, OK, STAGED, classify_confirm, classify_discard, classify_review, classify_upload,
     confirmable_keys, expected_upload,
 )
 
