@@ -48,6 +48,7 @@ class Settings:
     max_compression_ratio: int = 200
     max_cells: int = 250_000
     max_sheet_area: int = 2_000_000
+    shadow_processes: int = 1
     shadow_workers: int = 1
     shadow_queue: int = 4
     shadow_timeout: float = 10.0
@@ -174,6 +175,7 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         max_compression_ratio=_int(env, "HARNESS_MAX_COMPRESSION_RATIO", 200, minimum=2),
         max_cells=_int(env, "HARNESS_MAX_CELLS", 250_000, minimum=100),
         max_sheet_area=_int(env, "HARNESS_MAX_SHEET_AREA", 2_000_000, minimum=10_000),
+        shadow_processes=_int(env, "HARNESS_SHADOW_PROCESSES", 1, minimum=0),
         shadow_workers=_int(env, "HARNESS_SHADOW_WORKERS", 1),
         shadow_queue=_int(env, "HARNESS_SHADOW_QUEUE", 4, minimum=0),
         shadow_timeout=float(_int(env, "HARNESS_SHADOW_TIMEOUT_S", 10)),

@@ -93,6 +93,7 @@ def make_settings(tmp_path: Path, database_url: str, **overrides) -> Settings:
         upload_folder=tmp_path / "instance" / "uploads",
         secret_key="test-secret-key-" + "x" * 32,
         environment="test",
+        shadow_processes=0,  # candidates in a thread; one test covers the process pool
     )
     return settings.with_overrides(overrides) if overrides else settings
 

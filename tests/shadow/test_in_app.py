@@ -171,3 +171,24 @@ def test_a_mismatch_is_stored_and_readable_through_the_admin_api(shadowed):
     assert {"field": "sector", "control": "Landfill", "candidate": "Landfil"} in full["differences"]
     assert client.get("/admin/api/shadow/mismatches/424242", headers=auth).status_code == 404
     assert client.get("/admin/api/shadow/mismatches?limit=x", headers=auth).status_code == 400
+
+
+def test_candidates_run_in_a_low_priority_process_by_default(tmp_path, sqlite_url):
+    import os as _os
+
+    app = create_app(settings=make_settings(tmp_path, sqlite_url, trust_user_header=True, shadow_processes=1))
+    shadowing = app.extensions["shadowing"]
+    try:
+        pool = shadowing._pool
+        assert pool is not None
+        assert pool._pool.submit(_os.nice, 0).result(timeout=60) == 19  # nice 19: the user's request goes first
+        assert pool._pool.submit(_os.getpid).result(timeout=10) != _os.getpid()
+        app.extensions["flags"].set_percent("shadow_upload", 100, actor="test")
+        app.extensions["flags"].set_percent("refactored_upload", 100, actor="test")
+        response = post_file(app.test_client(), "/upload", generate_workbook("generic_v01_00", seed=2).data)
+        assert response.status_code == 200
+        assert shadowing.runner.drain(60)
+        assert _runs(app, route="direct", primary="refactored", result="match") == 1
+    finally:
+        shadowing.close()
+        app.extensions["portal"].db.dispose()
