@@ -8,9 +8,7 @@ to write 403. Views only translate HTTP to `flags.FlagService` calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request

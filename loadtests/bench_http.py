@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
-import os
-import platform
 import shutil
 import statistics
 import threading
@@ -35,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from loadtests.expectations import BAD_VALUES, DIRECT, GOOD, ORIGINAL, REFACTORED, STAGED
+from loadtests.results import publish
 from loadtests.server import Server
 from loadtests.summary import percentile
 from loadtests.workbooks import Sample, build_pool
@@ -205,11 +203,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         finally:
             shutil.rmtree(scratch / "instance", ignore_errors=True)
     results["setup"].update(workers=None if args.host else args.workers, host=args.host or "started (embedded default)")
-    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
-    out.write_text(json.dumps(results, indent=2))
-    out.with_suffix(".md").write_text(render(results) + "\n")
-    print(render(results))
-    print(f"\nwritten to {out} and {out.with_suffix('.md')}")
+    publish(out, results, render(results))
     return results
 
 

@@ -24,9 +24,6 @@ from __future__ import annotations
 import argparse
 import gc
 import io
-import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -34,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from python_calamine import CalamineWorkbook
+
+from loadtests.results import publish
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_SAMPLES = ROOT.parent / "shared" / "arb_forms" / "samples"
@@ -176,13 +175,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_ingest.json"))
     args = parser.parse_args([] if argv is None else argv)
     results = run(args.rounds)
-    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    out.with_suffix(".md").write_text(render(results) + "\n")
-    print(render(results))
-    print(f"\nwritten to {out} and {out.with_suffix('.md')}")
+    publish(args.out, results, render(results))
     return results
 
 

@@ -13,12 +13,7 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +24,8 @@ from typing import Any
 
 from loadtests.bench_ingest import wsgi_post
 from loadtests.multipart import encode_multipart
+from loadtests.results import publish
+from loadtests.server import Server
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,58 +77,31 @@ def bench_routed_vs_pinned(rounds: int) -> dict[str, Any]:
     return result
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def bench_scrape(uploads: int) -> dict[str, Any]:
     """Scrape time of /metrics after `uploads` uploads across 2 gunicorn workers."""
-    harness = Path(sys.executable).with_name("harness")
     bodies = [encode_multipart(data, f"form{n}.xlsx") for n, data in enumerate(_workbooks(6))]
-    scratch = ROOT / "results"
-    with tempfile.TemporaryDirectory(prefix="bench-scrape-", dir=scratch) as tmp:
-        port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("HARNESS_", "PROMETHEUS_"))}
-        env.update(HARNESS_INSTANCE_PATH=tmp, HARNESS_PORT=str(port), HARNESS_WORKERS="2", HARNESS_TRUST_USER_HEADER="true")
-        with open(Path(tmp) / "serve.log", "w") as log:
-            process = subprocess.Popen([str(harness), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
-            base = f"http://127.0.0.1:{port}"
-            try:
-                deadline = time.monotonic() + 60
-                while True:
-                    try:
-                        urllib.request.urlopen(f"{base}/healthz", timeout=1).close()
-                        break
-                    except OSError:
-                        if time.monotonic() > deadline or process.poll() is not None:
-                            raise RuntimeError("the portal did not start") from None
-                        time.sleep(0.2)
+    with tempfile.TemporaryDirectory(prefix="bench-scrape-", dir=ROOT / "results") as tmp:
+        with Server(Path(tmp) / "instance", workers=2, log_path=Path(tmp) / "server.log") as base:
 
-                def upload(n: int) -> int:
-                    body, content_type = bodies[n % len(bodies)]
-                    request = urllib.request.Request(f"{base}/upload_refactored", data=body, method="POST", headers={
-                        "Content-Type": content_type, "Accept": "application/json", "X-Portal-User": f"user-{n % 500}"})
-                    with urllib.request.urlopen(request, timeout=60) as response:
-                        return response.status
+            def upload(n: int) -> int:
+                body, content_type = bodies[n % len(bodies)]
+                request = urllib.request.Request(f"{base}/upload_refactored", data=body, method="POST", headers={
+                    "Content-Type": content_type, "Accept": "application/json", "X-Portal-User": f"user-{n % 500}"})
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    return response.status
 
-                started = time.perf_counter()
-                with ThreadPoolExecutor(8) as pool:
-                    statuses = list(pool.map(upload, range(uploads)))
-                upload_seconds = time.perf_counter() - started
-                scrapes = []
-                for _ in range(50):
-                    t0 = time.perf_counter()
-                    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
-                        text = response.read().decode()
-                    scrapes.append(time.perf_counter() - t0)
-                counted = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                              if line.startswith("portal_ingest_requests_total{"))
-            finally:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(30)
+            started = time.perf_counter()
+            with ThreadPoolExecutor(8) as pool:
+                statuses = list(pool.map(upload, range(uploads)))
+            upload_seconds = time.perf_counter() - started
+            scrapes = []
+            for _ in range(50):
+                t0 = time.perf_counter()
+                with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+                    text = response.read().decode()
+                scrapes.append(time.perf_counter() - t0)
+    counted = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                  if line.startswith("portal_ingest_requests_total{"))
     return {
         "uploads": uploads, "ok": statuses.count(200), "counted_in_metrics": counted,
         "upload_seconds": upload_seconds, "uploads_per_s": uploads / upload_seconds,
@@ -164,11 +134,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {"routing": bench_routed_vs_pinned(args.rounds)}
     if args.uploads:
         result["scrape"] = bench_scrape(args.uploads)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    out.with_suffix(".md").write_text(render(result) + "\n")
-    print(render(result))
+    publish(args.out, result, render(result))
     return result
 
 

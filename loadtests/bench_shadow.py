@@ -19,7 +19,6 @@ cache lets a change through within 1 s; each phase waits 1.5 s first).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtests.multipart import encode_multipart
+from loadtests.results import publish
 from loadtests.server import Server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,11 +173,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_shadow.json"))
     args = parser.parse_args([] if argv is None else argv)
     result = run(args.primary, args.seconds, args.clients)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    out.with_suffix(".md").write_text(render(result) + "\n")
-    print(render(result))
+    publish(args.out, result, render(result))
     return result
 
 
