@@ -7,6 +7,7 @@ PYTEST_ARGS ?=
 # make loadtest LOADTEST_ARGS='--users 20 --spawn-rate 5 --run-time 2m [--host URL] [--tags routed] ...'
 # (python -m loadtests.run --help; docs/loadtests.md)
 LOADTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: install run test bench loadtest db-upgrade clean
 
@@ -26,9 +27,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest --cov=app --cov-report=term $(PYTEST_ARGS)
 
-## Side-by-side benchmarks of the ingestion paths (figures printed and written to results/).
+## Every benchmark side by side (figures printed and written to results/);
+## make bench BENCH_ARGS='--quick' or BENCH_ARGS='--only ingest,shadow'.
 bench: $(STAMP)
-	$(BIN)/python -m loadtests.bench
+	$(BIN)/python -m loadtests.bench $(BENCH_ARGS)
 
 ## Headless Locust load test: starts the portal unless --host is given; CSV, HTML and
 ## summary.json in results/loadtest/, a table printed; fails on any unexpected failure.
