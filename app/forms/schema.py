@@ -125,3 +125,13 @@ def get_schema(name: str) -> FormSchema:
 def all_schemas() -> tuple[FormSchema, ...]:
     """Every schema the portal accepts, in name order."""
     return tuple(_registry().values())
+
+
+@cache
+def field_labels() -> dict[str, str]:
+    """Each field name's question as the forms ask it (from the first schema that has it)."""
+    labels: dict[str, str] = {}
+    for schema in _registry().values():
+        for spec in schema.fields:
+            labels.setdefault(spec.name, " ".join(spec.label.split()))
+    return labels

@@ -14,3 +14,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(incidences.bp)
     app.register_blueprint(health.bp)
     errors.init_app(app)
+
+    from app.forms import field_labels
+
+    # Pages show each field's question from the forms next to its name.
+    app.jinja_env.globals["field_labels"] = field_labels()

@@ -102,3 +102,12 @@ def test_with_the_database_down_uploads_get_503_and_the_file_is_still_kept(tmp_p
     assert len(kept) == 2
     assert client.get("/incidence_update/1", headers=JSON).status_code == 503
     assert client.get("/list_staged").status_code == 200  # staged files live on disk
+
+
+def test_pages_show_each_fields_question_next_to_its_name(client):
+    workbook = generate_workbook("landfill_v01_00", seed=7)
+    location = _form_post(client, "/upload_staged_refactored", workbook.data).headers["Location"]
+    review = client.get(location).data
+    assert b"Incidence/Emission ID" in review and b"check all" in review
+    _form_post(client, "/upload_refactored", workbook.data)
+    assert b"Incidence/Emission ID" in client.get(f"/incidence_update/{workbook.id_incidence}").data
