@@ -38,7 +38,9 @@ _LOCAL_HEADER = struct.Struct("<4s5H3I2H")
 _CHUNK = 64 * 1024
 _XML_SUFFIXES = (".xml", ".rels", ".vml")
 _ROW_REF = re.compile(rb'<row r="(\d{1,8})"')
-_CELL_COLUMN = re.compile(rb'<c r="([A-Z]{1,3})\d')
+# Only cells past column Z are matched: the widest column is what matters, and a form's
+# cells are almost all in A..Z (matching every cell cost as much as the rest of the scan).
+_WIDE_CELL_COLUMN = re.compile(rb'<c r="([A-Z]{2,3})\d')
 _SHEET = re.compile(rb'<sheet\b[^>]*?\bname="([^"]*)"[^>]*?\br:id="([^"]*)"')
 _RELATIONSHIP = re.compile(rb'<Relationship\b[^>]*?\bId="([^"]*)"[^>]*?\bTarget="([^"]*)"')
 _RELATIONSHIP_REVERSED = re.compile(rb'<Relationship\b[^>]*?\bTarget="([^"]*)"[^>]*?\bId="([^"]*)"')
@@ -183,9 +185,10 @@ class _PartScan:
             rows = _ROW_REF.findall(window)
             if rows:
                 self.max_row = max(self.max_row, max(map(int, rows)))
-            columns = _CELL_COLUMN.findall(window)
-            if columns:
-                self.max_col = max(self.max_col, max(_column_number(c) for c in set(columns)))
+            if b'<c r="' in window:
+                wide = _WIDE_CELL_COLUMN.findall(window)
+                widest = max(_column_number(c) for c in set(wide)) if wide else 26
+                self.max_col = max(self.max_col, widest)
             self._tail = chunk[-24:]
 
 
