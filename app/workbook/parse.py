@@ -14,7 +14,7 @@ from itertools import islice
 
 from app.forms import FormSchema, UnknownSchema, get_schema
 from app.forms.schema import cell_position
-from app.workbook.cells import clean_text, coerce
+from app.workbook.cells import clean_text, coerce, normalize_cell
 from app.workbook.errors import UnreadableForm
 from app.workbook.readers import WorkbookReader
 
@@ -95,16 +95,17 @@ def _key_value_table(reader: WorkbookReader, sheet: str, header: str) -> dict:
 def _read_form(reader: WorkbookReader, tab: str, schema: FormSchema) -> tuple[dict, dict, list[ParseWarning]]:
     positions = {f.name: (cell_position(f.label_cell), cell_position(f.value_cell)) for f in schema.fields}
     max_col = max(max(lc[1], vc[1]) for lc, vc in positions.values())
-    grid = list(islice(reader.rows(tab, 1, max_col), schema.last_row))
+    # Raw rows: only the cells the schema names are normalised (a form's grid is mostly other text).
+    grid = list(islice(reader.rows(tab, 1, max_col, normalized=False), schema.last_row))
     grid += [(None,) * max_col] * (schema.last_row - len(grid))
 
     contents, raw, warnings = {}, {}, []
     for spec in schema.fields:
         (label_row, label_col), (value_row, value_col) = positions[spec.name]
-        label = grid[label_row - 1][label_col - 1]
+        label = normalize_cell(grid[label_row - 1][label_col - 1])
         if label != spec.label and not (isinstance(label, str) and clean_text(label) == clean_text(spec.label)):
             warnings.append(ParseWarning(tab, spec.name, f"label cell {spec.label_cell} reads {label!r}, expected {spec.label!r}"))
-        raw[spec.name] = cell = grid[value_row - 1][value_col - 1]
+        raw[spec.name] = cell = normalize_cell(grid[value_row - 1][value_col - 1])
         value, failure = coerce(cell, spec.value_type)
         if failure:
             warnings.append(ParseWarning(tab, spec.name, f"{spec.value_cell}: {failure}; stored as empty"))

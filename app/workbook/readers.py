@@ -24,8 +24,9 @@ class WorkbookReader(Protocol):
 
     sheet_names: tuple[str, ...]
 
-    def rows(self, sheet: str, first_row: int, max_col: int) -> Iterator[Row]:
-        """Rows from `first_row` on (1-based), each with columns 1..`max_col`."""
+    def rows(self, sheet: str, first_row: int, max_col: int, normalized: bool = True) -> Iterator[Row]:
+        """Rows from `first_row` on (1-based), each with columns 1..`max_col`; with
+        `normalized=False` the cells are as the library gave them (normalise the ones used)."""
         ...
 
 
@@ -49,11 +50,11 @@ class OpenpyxlReader:
             raise CorruptWorkbook(f"the workbook could not be opened ({type(exc).__name__})") from exc
         self.sheet_names = tuple(self._wb.sheetnames)
 
-    def rows(self, sheet: str, first_row: int, max_col: int) -> Iterator[Row]:
-        """Rows from `first_row` on, normalized."""
+    def rows(self, sheet: str, first_row: int, max_col: int, normalized: bool = True) -> Iterator[Row]:
+        """Rows from `first_row` on."""
         ws = self._wb[sheet]
         for row in ws.iter_rows(min_row=first_row, max_col=max_col, values_only=True):
-            yield _pad([normalize_cell(v) for v in row], max_col)
+            yield _pad([normalize_cell(v) for v in row] if normalized else list(row), max_col)
 
 
 class CalamineReader:
@@ -77,8 +78,8 @@ class CalamineReader:
             raise CorruptWorkbook(f"the workbook could not be opened ({type(exc).__name__})") from exc
         self.sheet_names = tuple(self._wb.sheet_names)
 
-    def rows(self, sheet: str, first_row: int, max_col: int) -> Iterator[Row]:
-        """Rows from `first_row` on, normalized; rows above the sheet's data are empty."""
+    def rows(self, sheet: str, first_row: int, max_col: int, normalized: bool = True) -> Iterator[Row]:
+        """Rows from `first_row` on; rows above the sheet's data are empty."""
         if self._sheet_guard is not None and sheet not in self._checked:
             self._sheet_guard(sheet)
             self._checked.add(sheet)
@@ -91,4 +92,5 @@ class CalamineReader:
         lead = [None] * (ws.start[1] if ws.start is not None else 0)
         for row_number, values in enumerate(ws.iter_rows(), start=1):
             if row_number >= first_row:
-                yield _pad(lead + [normalize_cell(v) for v in values[: max(0, max_col - len(lead))]], max_col)
+                cells = values[: max(0, max_col - len(lead))]
+                yield _pad(lead + ([normalize_cell(v) for v in cells] if normalized else cells), max_col)
