@@ -13,8 +13,7 @@ from app import create_app
 from app.config import AdminToken
 from app.ingest.persistence import apply_merge
 from app.models import Incidence, PortalUpdate, UploadedFile, utcnow
-from app.workbook import hostile
-from app.workbook.generator import VARIANTS, generate_workbook
+from app.workbook.generator import generate_workbook
 from tests.conftest import make_settings, post_file
 
 TOKEN = "r" * 24
@@ -110,16 +109,17 @@ def test_sampling_follows_the_shadow_flag_per_request(shadowed):
 
 
 def _corpus():
-    items = [generate_workbook(s, v, seed=9).data for s in ("oil_and_gas_v01_00", "dairy_digester_v01_00", "generic_v01_00")
-             for v in VARIANTS]
-    items += [hostile.pdf(), hostile.truncated(), hostile.unknown_schema(), hostile.with_id(0), hostile.entity_bomb()]
-    return items
+    """The whole parity corpus: shared samples when present, every schema and variant,
+    every hostile file, odd ids."""
+    from tests.test_parity import CORPUS
+
+    return [data for _, data in CORPUS]
 
 
 @pytest.mark.parametrize("same_path", [True, False], ids=["A/A", "A/B"])
 def test_the_corpus_shows_no_mismatch_a_a_and_a_b(tmp_path, sqlite_url, same_path):
     app = create_app(settings=make_settings(tmp_path, sqlite_url, trust_user_header=True, shadow_same_path=same_path,
-                                            shadow_queue=64))
+                                            shadow_queue=256))
     flags = app.extensions["flags"]
     for flag in ("shadow_upload", "shadow_staged_upload"):
         flags.set_percent(flag, 100, actor="test")
@@ -130,7 +130,7 @@ def test_the_corpus_shows_no_mismatch_a_a_and_a_b(tmp_path, sqlite_url, same_pat
         post_file(client, "/upload", data, headers={"X-Portal-User": f"u{n}"})
         post_file(client, "/upload_staged", data, headers={"X-Portal-User": f"u{n}"})
     runner = app.extensions["shadowing"].runner
-    assert runner.drain(120)
+    assert runner.drain(300)
     total = lambda result: sum(_runs(app, route=r, primary=p, result=result)  # noqa: E731
                                for r in ("direct", "staged") for p in ("original", "refactored"))
     assert total("mismatch") == 0, app.extensions["shadowing"].store.recent(5)
