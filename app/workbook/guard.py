@@ -6,13 +6,18 @@ order and without trusting the sizes the zip declares:
 1. the bytes are a zip (not a PDF, CSV, an old .xls or random bytes) holding the parts
    every workbook has;
 2. the declared sizes are within limits (entries, total decompressed size, ratio);
-3. every XML part the reader will open, decompressed here with a hard cap, really is
-   the size it declares (a zip bomb that lies in its headers is caught) and declares no
-   DTD (so no entity expansion, the "billion laughs");
-4. the worksheets the reader will open hold no more cells and rows than allowed (a sheet
-   of a million rows is refused before a reader spends minutes on it) and span no more
-   than the allowed area: calamine builds a dense grid, so a single cell at ZZ200000
-   would cost it gigabytes.
+3. every XML part the reader will open declares no DTD in its prolog (so no entity
+   expansion, the "billion laughs");
+4. the worksheets the reader will open, decompressed here with a hard cap, really are the
+   size they declare (a zip bomb that lies in its headers is caught), hold no more cells
+   and rows than allowed (a sheet of a million rows is refused before a reader spends
+   minutes on it) and span no more than the allowed area: calamine builds a dense grid,
+   so a single cell at ZZ200000 would cost it gigabytes.
+
+Other parts are not decompressed in full: both readers' zip libraries stop at a part's
+declared size (Python's zipfile reads no further; calamine's fails with "larger than its
+declared uncompressed size", reported as a zip bomb), and the declared sizes are checked
+in step 2.
 
 `sheets=None` checks every worksheet (openpyxl reads them all); a tuple of sheet names
 checks just those (calamine reads only the sheets asked for), which is cheaper.
@@ -44,7 +49,8 @@ _WIDE_CELL_COLUMN = re.compile(rb'<c r="([A-Z]{2,3})\d')
 _SHEET = re.compile(rb'<sheet\b[^>]*?\bname="([^"]*)"[^>]*?\br:id="([^"]*)"')
 _RELATIONSHIP = re.compile(rb'<Relationship\b[^>]*?\bId="([^"]*)"[^>]*?\bTarget="([^"]*)"')
 _RELATIONSHIP_REVERSED = re.compile(rb'<Relationship\b[^>]*?\bTarget="([^"]*)"[^>]*?\bId="([^"]*)"')
-_FULLY_CHECKED = frozenset(
+# The parts calamine opens besides the sheets it is asked for.
+_READER_PARTS = frozenset(
     {"[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/sharedStrings.xml", "xl/styles.xml"}
 )
 
@@ -277,13 +283,10 @@ def inspect_workbook(data: bytes, limits: Limits, sheets: tuple[str, ...] | None
         if not name.endswith(_XML_SUFFIXES) or (sheets is not None and name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels")):
             continue
         is_sheet = name in wanted_sheets
-        if sheets is not None and not is_sheet and name not in _FULLY_CHECKED:
+        if sheets is not None and not is_sheet and name not in _READER_PARTS:
             continue  # the fast reader never opens this part
-        # Parts the fast reader opens are decompressed in full here: its zip library
-        # does not stop at the declared size. Python's zipfile (openpyxl) does, so for
-        # the other parts the declared-size checks above hold and a prefix suffices.
-        full = is_sheet or name in _FULLY_CHECKED
-        scan = _scan_part(data, info, min(info.file_size, budget), count_cells=is_sheet, prefix_only=not full)
+        # Worksheets in full (cells, area, real size); other parts only their prolog (a DTD).
+        scan = _scan_part(data, info, min(info.file_size, budget), count_cells=is_sheet, prefix_only=not is_sheet)
         budget -= scan.size
         cells += scan.cells
         if cells > limits.max_cells:

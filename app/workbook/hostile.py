@@ -76,10 +76,14 @@ def zip_bomb(decompressed_mb: int = 200) -> bytes:
 
 
 @cache
-def lying_zip_bomb() -> bytes:
+def lying_zip_bomb(part: str = FORM_SHEET_PART) -> bytes:
     """A zip bomb whose headers declare a tiny size for the huge part (fools size checks)."""
-    data = bytearray(zip_bomb(100))
-    name = FORM_SHEET_PART.encode()
+    if part == FORM_SHEET_PART:
+        data = bytearray(zip_bomb(100))
+    else:
+        head = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        data = bytearray(_replace_part(_base_form(), part, head + b" " * (100 * 1024 * 1024) + b"</styleSheet>", level=9))
+    name = part.encode()
     for signature, size_offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
         start = 0
         while (start := data.find(signature, start)) != -1:

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import io
 import warnings
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from app.workbook.cells import normalize_cell
-from app.workbook.errors import CorruptWorkbook
+from app.workbook.errors import CorruptWorkbook, UnsafeWorkbook
+
+_DECLARED_SIZE_EXCEEDED = "larger than its declared uncompressed size"
+
+
+def _calamine_error(exc: Exception, what: str) -> Exception:
+    """calamine's error as a workbook error; a part inflating past its size is a zip bomb."""
+    if _DECLARED_SIZE_EXCEEDED in str(exc):
+        return UnsafeWorkbook(f"a part of the workbook decompresses to more than it declares (a zip bomb); {what}",
+                              code="zip_bomb")
+    return CorruptWorkbook(f"{what} ({type(exc).__name__})")
 
 Row = tuple[object, ...]
 
@@ -72,10 +81,8 @@ class CalamineReader:
         self._checked = set(checked)
         try:
             self._wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        except (zipfile.BadZipFile, ValueError, OSError) as exc:
-            raise CorruptWorkbook(f"the workbook could not be opened ({type(exc).__name__})") from exc
-        except Exception as exc:  # calamine's own error types
-            raise CorruptWorkbook(f"the workbook could not be opened ({type(exc).__name__})") from exc
+        except Exception as exc:  # calamine's own error types, and zip/IO errors
+            raise _calamine_error(exc, "the workbook could not be opened") from exc
         self.sheet_names = tuple(self._wb.sheet_names)
 
     def rows(self, sheet: str, first_row: int, max_col: int, normalized: bool = True) -> Iterator[Row]:
@@ -86,7 +93,7 @@ class CalamineReader:
         try:
             ws = self._wb.get_sheet_by_name(sheet)
         except Exception as exc:
-            raise CorruptWorkbook(f"sheet {sheet!r} could not be read ({type(exc).__name__})") from exc
+            raise _calamine_error(exc, f"sheet {sheet!r} could not be read") from exc
         # python-calamine's iter_rows pads the rows above the data (positions are absolute
         # from row 1) but starts each row at the first used column.
         lead = [None] * (ws.start[1] if ws.start is not None else 0)

@@ -115,3 +115,13 @@ def test_openpyxl_parses_xml_through_defusedxml_even_without_the_guard():
     assert openpyxl.xml.DEFUSEDXML is True
     with pytest.raises(CorruptWorkbook):
         parse_workbook(OpenpyxlReader(hostile.entity_bomb()))
+
+
+@pytest.mark.parametrize("reader", [OpenpyxlReader, CalamineReader], ids=["openpyxl", "calamine"])
+def test_a_lying_bomb_in_a_part_the_guard_does_not_inflate_is_stopped_by_the_readers(reader):
+    data = hostile.lying_zip_bomb("xl/styles.xml")
+    inspect_workbook(data, Limits(), sheets=("Feedback Form", "_json_schema", "_json_metadata"))  # declared sizes look fine
+    started = time.perf_counter()
+    with pytest.raises((UnsafeWorkbook, CorruptWorkbook)):
+        parse_workbook(reader(data))
+    assert time.perf_counter() - started < 2.0  # the zip libraries stop at the declared size
