@@ -105,6 +105,8 @@ def _convert_and_check(data: bytes, source_name: str, json_path: Path, limits) -
     except WorkbookError as exc:
         audit_log.info("import audit %s: conversion failed: %s", source_name, exc.message)
         return None, None, COARSE_MISSING_ID
+    except OSError as exc:  # the JSON conversion could not be written: the portal's fault, not the file's
+        return None, None, Failure(PROCESSING_ERROR, "save_failed", f"Error converting file: {exc.strerror or exc}")
     check = check_id(parsed.raw_form.get("id_incidence"))
     if check.failure:
         return parsed, None, COARSE_MISSING_ID
@@ -161,7 +163,6 @@ def _run(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
         except OSError as exc:
             return fail(Failure(PROCESSING_ERROR, "staging_failed", f"Error staging file: {exc.strerror or exc}"),
                         id_incidence=id_incidence, sector=sector, payload=payload)
-    if route == STAGED:
         try:
             finish_upload(ctx.db, upload_id, status="staged", now=ctx.clock(), description=staged_filename,
                           id_incidence=id_incidence)

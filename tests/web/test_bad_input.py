@@ -176,3 +176,31 @@ def test_the_configured_limits_apply_to_uploads(tmp_path, sqlite_url):
     big = post_file(client, "/upload_refactored", workbook.data + b"\0" * 60_000)
     assert big.status_code == 413
     app.extensions["portal"].db.dispose()
+
+
+@pytest.mark.parametrize("path", ["original", "refactored"])
+def test_a_broken_upload_folder_is_a_503_not_a_500(client, portal, path):
+    import shutil
+
+    shutil.rmtree(portal.files.root)
+    portal.files.root.write_text("not a folder")  # the disk refuses every write there
+    body = post_file(client, f"/upload_{path}", generate_workbook("energy_v01_00", seed=8).data)
+    assert body.status_code == 503
+    assert (body.get_json()["error_type"], body.get_json()["error_code"]) == ("file_error", "save_failed")
+
+
+def test_a_broken_json_or_staging_folder_fails_cleanly_and_is_recorded(client, db, portal):
+    import shutil
+
+    shutil.rmtree(portal.files.json_dir)
+    portal.files.json_dir.write_text("not a folder")
+    original = post_file(client, "/upload_original", generate_workbook("energy_v01_00", seed=9).data)
+    assert original.status_code == 503 and original.get_json()["error_type"] == "processing_error"
+    assert post_file(client, "/upload_refactored", generate_workbook("energy_v01_00", seed=9).data).status_code == 200
+    shutil.rmtree(portal.files.staging)
+    portal.files.staging.write_text("not a folder")
+    staged = post_file(client, "/upload_staged_refactored", generate_workbook("energy_v01_00", seed=10).data)
+    assert staged.status_code == 503 and staged.get_json()["error_code"] == "staging_failed"
+    with db.session() as s:
+        statuses = [r.status for r in s.execute(select(UploadedFile).order_by(UploadedFile.id)).scalars()]
+    assert statuses == ["failed", "processed", "failed"]
