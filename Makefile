@@ -11,7 +11,8 @@ BENCH_ARGS ?=
 
 .PHONY: install run test bench loadtest db-upgrade clean
 
-$(STAMP): pyproject.toml
+# Re-install when the packages change shape too (an editable install maps packages as found).
+$(STAMP): pyproject.toml app/__init__.py flags/__init__.py shadow/__init__.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
