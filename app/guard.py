@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.metrics import ROUTE_FLAGS, SERVER_ERRORS
+from app.ingest.outcome import PATHS
+from app.metrics import GUARD_ACTOR, ROUTE_FLAGS, SERVER_ERRORS
 
 log = logging.getLogger(__name__)
-GUARD_ACTOR = "rollback-guard"
-PATHS = ("original", "refactored")
+
 
 
 @dataclass(frozen=True)

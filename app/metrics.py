@@ -24,20 +24,26 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import fields
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from flags.names import ALL_FLAGS, REFACTORED_STAGED_UPLOAD, REFACTORED_UPLOAD
+from shadow.normalise import VOLATILE
+
 from app.ingest.outcome import (
     CONFLICT,
     CONVERSION_FAILED,
     DATABASE_ERROR,
+    DIRECT,
     FILE_ERROR,
     MISSING_ID,
     PATHS,
     PROCESSING_ERROR,
     ROUTES,
+    STAGED,
     VALIDATION_ERROR,
     Outcome,
 )
@@ -47,14 +53,12 @@ SERVER_ERRORS = (DATABASE_ERROR, PROCESSING_ERROR)
 UPLOAD_ERROR_TYPES = (FILE_ERROR, CONVERSION_FAILED, MISSING_ID, VALIDATION_ERROR, DATABASE_ERROR, PROCESSING_ERROR)
 # Uploads take milliseconds (refactored) to a few hundred milliseconds (original, large forms).
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-ROUTE_FLAGS = {"direct": "refactored_upload", "staged": "refactored_staged_upload"}
-ALL_FLAGS = ("refactored_upload", "refactored_staged_upload", "shadow_upload", "shadow_staged_upload")
+ROUTE_FLAGS = {DIRECT: REFACTORED_UPLOAD, STAGED: REFACTORED_STAGED_UPLOAD}
 # Which reasons can send a request down which path.
 DECISIONS = {"refactored": ("allow_list", "percentage"), "original": ("kill_switch", "deny_list", "off", "store_fallback")}
 FALLBACK_SOURCES = ("last_known", "safe_default")
-# Outcome fields a shadow mismatch can name (the bounded `field` label).
-SHADOW_FIELDS = ("success", "error_type", "error_code", "error_message", "id_incidence", "sector", "payload",
-                 "merged_misc_json", "changes", "base_misc_json", "warnings", "route")
+# Outcome fields a shadow mismatch can name (the bounded `field` label): all but the volatile ones.
+SHADOW_FIELDS = tuple(f.name for f in fields(Outcome) if f.name not in VOLATILE)
 SHADOW_RESULTS = ("match", "mismatch", "ignored", "error", "timeout", "skipped")
 ROLLBACK_TRIGGERS = ("manual", "guard")
 GUARD_ACTOR = "rollback-guard"

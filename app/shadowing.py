@@ -19,15 +19,16 @@ from types import SimpleNamespace
 
 from app.config import Settings
 from app.ingest.context import IngestContext
-from app.ingest.outcome import Outcome, Upload
+from app.ingest.outcome import DIRECT, STAGED, Outcome, Upload
 from app.ingest.paths import IMPLEMENTATIONS
 from app.metrics import SERVER_ERRORS, Metrics
 from app.workbook.guard import Limits
+from flags.names import SHADOW_STAGED_UPLOAD, SHADOW_UPLOAD
 from shadow import IgnoreRules, MismatchStore, Observation, Result, ShadowRunner
 from shadow.result import SKIPPED
 
 log = logging.getLogger(__name__)
-SHADOW_FLAGS = {"direct": "shadow_upload", "staged": "shadow_staged_upload"}
+SHADOW_FLAGS = {DIRECT: SHADOW_UPLOAD, STAGED: SHADOW_STAGED_UPLOAD}
 
 
 def evaluate_candidate(path: str, route: str, upload: Upload, base: dict | None, limits: Limits) -> Outcome:

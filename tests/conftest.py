@@ -134,13 +134,8 @@ def db(portal) -> Database:
 JSON = {"Accept": "application/json"}
 
 
-def multipart(data: bytes, filename: str, **form) -> tuple[bytes, str]:
-    """A multipart body with `data` as its `file` field (built in memory: werkzeug's own
-    encoder spools large bodies to temporary files it leaves open)."""
-    return encode_multipart(data, filename, **form)
-
-
 def post_file(client, url: str, data: bytes, filename: str = "form.xlsx", headers: dict | None = None, **form):
     """POST `data` as the `file` field of a multipart form (JSON answer requested)."""
-    body, content_type = multipart(data, filename, **form)
+    # built in memory: werkzeug's own encoder spools large bodies to temporary files it leaves open
+    body, content_type = encode_multipart(data, filename, **form)
     return client.post(url, data=body, content_type=content_type, headers={**JSON, **(headers or {})})

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from app.workbook.generator import generate_workbook
-from tests.conftest import multipart
+from loadtests.multipart import encode_multipart
 
 HARNESS = Path(sys.executable).with_name("harness")
 
@@ -88,7 +88,7 @@ def test_harness_serve_runs_the_portal_on_a_fresh_instance_folder(served):
     status, page = _get(f"{base}/upload")
     assert status == 200 and b'name="file"' in page
     workbook = generate_workbook("landfill_v01_01", seed=9)
-    body, content_type = multipart(workbook.data, "served form.xlsx")
+    body, content_type = encode_multipart(workbook.data, "served form.xlsx")
     request = urllib.request.Request(f"{base}/upload_refactored", data=body, method="POST",
                                      headers={"Content-Type": content_type, "Accept": "application/json"})
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -106,7 +106,7 @@ def test_the_run_command_prints_where_to_go(served):
 
 
 def _post_upload(base: str, data: bytes, user: str) -> int:
-    body, content_type = multipart(data, "form.xlsx")
+    body, content_type = encode_multipart(data, "form.xlsx")
     request = urllib.request.Request(f"{base}/upload_refactored", data=body, method="POST", headers={
         "Content-Type": content_type, "Accept": "application/json", "X-Portal-User": user})
     try:

@@ -113,6 +113,13 @@ def _convert_and_check(data: bytes, source_name: str, json_path: Path, limits) -
     return parsed, check.id_incidence, None
 
 
+def _payload_and_sector(parsed: ParsedWorkbook | None) -> tuple[dict | None, str | None]:
+    if parsed is None:
+        return None, None
+    payload = build_payload(parsed)
+    return payload, payload["sector"]
+
+
 def _run(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
     """The monolith: every step in one function, as the legacy portal had it."""
     now = ctx.clock()
@@ -139,8 +146,7 @@ def _run(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
 
     json_path = ctx.files.json_dir / f"{saved.name}.json"
     parsed, id_incidence, failure = _convert_and_check(upload.data, saved.name, json_path, ctx.limits)
-    payload = build_payload(parsed) if parsed is not None else None
-    sector = payload["sector"] if payload else None
+    payload, sector = _payload_and_sector(parsed)
     if failure:
         return fail(failure, sector=sector, payload=payload)
     try:
@@ -197,8 +203,7 @@ def evaluate(ctx: IngestContext, upload: Upload, route: str, base_lookup: BaseLo
     """What the legacy path would do against `base_lookup`; its JSON file goes to a scratch folder."""
     with tempfile.TemporaryDirectory(prefix="original-eval-") as scratch:
         parsed, id_incidence, failure = _convert_and_check(upload.data, "shadow", Path(scratch) / "upload.json", ctx.limits)
-    payload = build_payload(parsed) if parsed is not None else None
-    sector = payload["sector"] if payload else None
+    payload, sector = _payload_and_sector(parsed)
     if failure:
         return Outcome.failed(ORIGINAL, route, failure, sector=sector, payload=payload)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from app.ingest.outcome import DIRECT, FILE_ERROR, ORIGINAL, REFACTORED, STAGED, Failure
+from app.ingest.outcome import FILE_ERROR, Failure
 from app.web.respond import wants_json
 from app.web.users import current_user
 
@@ -19,12 +19,10 @@ def init_app(app: Flask) -> None:
 
         limit_mb = app.config["HARNESS"].max_upload_bytes // (1024 * 1024)
         failure = Failure(FILE_ERROR, "too_large", f"the file is larger than the {limit_mb} MB upload limit; it was not stored")
-        endpoint = request.endpoint or "uploads.upload"
-        if endpoint.startswith("uploads."):
-            name = endpoint.split(".", 1)[1]
-            route = STAGED if "staged" in name else DIRECT
-            pinned = {"original": ORIGINAL, "refactored": REFACTORED}
-            path = pinned.get(name.rsplit("_", 1)[-1]) or uploads.choose_path(route, current_user())
+        name = (request.endpoint or "").removeprefix("uploads.")
+        if name in uploads.ENDPOINTS:
+            route, pinned = uploads.ENDPOINTS[name]
+            path = pinned or uploads.choose_path(route, current_user())
             return uploads._reject(route, path, failure, name, started=None)
         return _error(413, failure.message)
 

@@ -20,6 +20,8 @@ from app.web.users import current_user
 bp = Blueprint("uploads", __name__)
 log = logging.getLogger(__name__)
 PATH_HEADER = "X-Ingest-Path"
+# endpoint -> (route, pinned path or None when routed), filled by `_register`
+ENDPOINTS: dict[str, tuple[str, str | None]] = {}
 
 
 def choose_path(route: str, user: str) -> str:
@@ -117,6 +119,7 @@ def _register(rule: str, endpoint: str, route: str, path: str | None) -> None:
     view.__name__ = endpoint
     view.__doc__ = f"{route} upload on {path or 'the routed'} path."
     bp.add_url_rule(rule, endpoint, view, methods=["GET", "POST"])
+    ENDPOINTS[endpoint] = (route, path)
 
 
 _register("/upload", "upload", DIRECT, None)
