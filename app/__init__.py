@@ -14,7 +14,7 @@ __all__ = ["create_app"]
 
 
 def create_app(test_config: Mapping[str, object] | None = None, settings: Settings | None = None) -> Flask:
-    """Build the portal: settings, database, folders, blueprints.
+    """Build the portal: settings, its collaborators (`app.compose`), pages and APIs.
 
     `settings` defaults to the `HARNESS_*` environment; `test_config` overrides fields.
     The database schema is not migrated here (several workers start at once): run
@@ -24,24 +24,19 @@ def create_app(test_config: Mapping[str, object] | None = None, settings: Settin
     # without Flask: `shadow/` and `flags/` use them and must stay free of it.
     from flask import Flask
 
-    from app import flag_admin, portal, shadow_admin, web
-    from app.web import monitoring
+    from app import compose, web
 
     if settings is None:
         settings = load_settings()
     if test_config:
         settings = settings.with_overrides(test_config)
     app = Flask(__name__, instance_path=str(settings.instance_path))
-    app.config["HARNESS"] = settings
     app.config["SECRET_KEY"] = settings.secret_key
     # Werkzeug refuses a larger body from its Content-Length, before reading it.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_SECURE"] = settings.is_production
-    portal.init_app(app, portal.build_portal(settings))
+    compose.attach(app, compose.build_services(settings))
     web.init_app(app)
-    flag_admin.init_app(app)
-    monitoring.init_app(app)
-    shadow_admin.init_app(app)
     return app

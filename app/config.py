@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 MIB = 1024 * 1024
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class ConfigError(ValueError):
@@ -56,16 +57,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 2
-
-    @property
-    def staging_folder(self) -> Path:
-        """Where staged uploads wait for review."""
-        return self.upload_folder / "staging"
-
-    @property
-    def processed_folder(self) -> Path:
-        """Where confirmed staged uploads are moved."""
-        return self.upload_folder / "processed"
+    # prometheus_client's multiprocess folder: it picks its value storage from this
+    # variable when imported, so `harness serve` sets it before the workers start.
+    metrics_dir: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -183,4 +177,5 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         host=env.get("HARNESS_HOST", "127.0.0.1"),
         port=_int(env, "HARNESS_PORT", 5000),
         workers=_int(env, "HARNESS_WORKERS", 2),
+        metrics_dir=env.get(MULTIPROC_ENV) or None,
     )

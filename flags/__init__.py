@@ -30,6 +30,7 @@ default (off: original path, no shadow). See docs/flags.md.
 from __future__ import annotations
 
 from flags.audit import ACTIONS, AuditEntry
+from flags.backends import open_store
 from flags.clock import Clock, SystemClock
 from flags.decision import Decision, Reason, Source
 from flags.errors import (
@@ -56,7 +57,7 @@ from flags.names import (
 from flags.rollout import normalise_user_id, parse_percent
 from flags.service import FallbackHook, FlagService, FlagsSnapshot, FlagStatus, open_service
 from flags.state import FlagState
-from flags.store import FlagStore, MemoryFlagStore, open_store
+from flags.store import FlagStore, MemoryFlagStore
 
 __all__ = [
     "ACTIONS",

@@ -43,8 +43,3 @@ class Decision:
     def path(self) -> str:
         """`refactored` when enabled else `original` (the ingestion path a refactored_* flag picks)."""
         return "refactored" if self.enabled else "original"
-
-    @property
-    def is_fallback(self) -> bool:
-        """True when the store could not be read fresh (last known state or safe default)."""
-        return self.source != Source.STORE

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flags.audit import ACTIONS, AuditEntry, AuditQuery
+from flags.backends import open_store
 from flags.cache import StateCache
 from flags.clock import Clock, SystemClock
 from flags.decision import Decision, Reason, Source
@@ -25,7 +26,7 @@ from flags.events import EventType, SafeEventEmitter
 from flags.names import ALL_FLAGS, REFACTORED_FLAGS, require_known
 from flags.rollout import evaluate, normalise_user_id, parse_percent
 from flags.state import FlagState
-from flags.store import FlagStore, open_store
+from flags.store import FlagStore
 
 __all__ = ["FallbackHook", "FlagService", "FlagStatus", "FlagsSnapshot", "open_service"]
 

@@ -9,8 +9,8 @@ can read it) and adds:
   operators or processes never lose each other's change and a rollback is all-or-nothing;
 - `history(query)`: the audit log, newest first.
 
-`open_store(url)` picks the store from one URL: `memory://`, `sqlite:///path`,
-`postgresql+psycopg://...` (any SQLAlchemy URL) or `redis://host:port/db?prefix=...`.
+`flags.backends.open_store(url)` picks the store from one URL (the concrete stores import
+this module, never the other way round).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from flipper.contrib.interface import AbstractFeatureFlagStore
 from flipper.contrib.memory import MemoryFeatureFlagStore
 
 from flags.audit import AuditEntry, AuditQuery
-from flags.errors import ConcurrentUpdate, InvalidStoreUrl
+from flags.errors import ConcurrentUpdate
 from flags.state import FlagState
 
-__all__ = ["Change", "FlagStore", "MemoryFlagStore", "open_store"]
+__all__ = ["Change", "FlagStore", "MemoryFlagStore"]
 
 # A change: given the current states (None for a flag not stored yet), the new states to
 # write and the audit entries recording them. Returning no states writes nothing.
@@ -121,26 +121,6 @@ class MemoryFlagStore(MemoryFeatureFlagStore, FlagStore):
         with self._lock:
             items = list(super().list(limit=limit, offset=offset))
         return iter(items)
-
-
-def open_store(url: str, **options: object) -> FlagStore:
-    """The store a URL names: memory://, any SQLAlchemy URL (sqlite, postgresql) or redis://."""
-    if not isinstance(url, str) or "://" not in url and not url.startswith("sqlite:"):
-        raise InvalidStoreUrl(str(url), f"flag store URL must look like scheme://..., got {url!r}")
-    scheme = url.split(":", 1)[0].lower()
-    if scheme == "memory":
-        return MemoryFlagStore()
-    if scheme in ("redis", "rediss", "unix"):
-        from flags.redis_store import RedisFlagStore
-
-        return RedisFlagStore.from_url(url, **options)  # type: ignore[arg-type]
-    if scheme.split("+", 1)[0] in ("sqlite", "postgresql", "postgres"):
-        from flags.sql_store import SqlFlagStore
-
-        return SqlFlagStore.from_url(url, **options)  # type: ignore[arg-type]
-    raise InvalidStoreUrl(
-        url, f"unsupported flag store {scheme!r}: use memory://, sqlite:///path, postgresql+psycopg://... or redis://"
-    )
 
 
 def retrying(description: str, attempt: Callable[[], list[FlagState]], conflict: type[Exception]) -> list[FlagState]:

@@ -32,6 +32,7 @@ from typing import Any
 
 from python_calamine import CalamineWorkbook
 
+from app.compose import services_of
 from loadtests.results import publish
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +100,7 @@ def run(rounds: int) -> dict[str, Any]:
     """Measure the three variants over `rounds` interleaved rounds."""
     from app import create_app
     from app.config import Settings
-    from app.db import Database
+    from app.ingest.database import Database
     from loadtests.multipart import encode_multipart as multipart
 
     source, items = corpus()
@@ -140,7 +141,7 @@ def run(rounds: int) -> dict[str, Any]:
                     variants[name](data, body)
                     timings[name].append(time.perf_counter() - started)
             order = order[1:] + order[:1]
-        app.extensions["portal"].db.dispose()
+        services_of(app).db.dispose()
 
     results = {name: _summary(values) for name, values in timings.items()}
     results["ratios"] = {

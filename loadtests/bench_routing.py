@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from app.compose import services_of
 from loadtests.bench_ingest import wsgi_post
 from loadtests.multipart import encode_multipart
 from loadtests.results import publish
@@ -42,7 +43,7 @@ def bench_routed_vs_pinned(rounds: int) -> dict[str, Any]:
     """Median latency of routed and pinned uploads of the same path, interleaved."""
     from app import create_app
     from app.config import Settings
-    from app.db import Database
+    from app.ingest.database import Database
 
     scratch = ROOT / "results"
     scratch.mkdir(exist_ok=True)
@@ -54,7 +55,7 @@ def bench_routed_vs_pinned(rounds: int) -> dict[str, Any]:
         app = create_app(settings=Settings(
             instance_path=instance, database_url=url, flag_store_url=url, upload_folder=instance / "uploads",
             secret_key="bench-" + "k" * 40, environment="test", trust_user_header=True))
-        app.extensions["flags"].set_percent("refactored_upload", 100, actor="bench")
+        services_of(app).flags.set_percent("refactored_upload", 100, actor="bench")
         variants = {"pinned": "/upload_refactored", "routed": "/upload"}
         for body in bodies:  # warm up
             for path in variants.values():
@@ -70,7 +71,7 @@ def bench_routed_vs_pinned(rounds: int) -> dict[str, Any]:
                     if status != 200:
                         raise RuntimeError(f"{variants[name]}: {status} {text[:200]}")
             order.reverse()
-        app.extensions["portal"].db.dispose()
+        services_of(app).db.dispose()
     result = {name: {"n": len(v), "p50_ms": statistics.median(v) * 1000, "mean_ms": statistics.fmean(v) * 1000}
               for name, v in timings.items()}
     result["routed_vs_pinned_p50"] = result["routed"]["p50_ms"] / result["pinned"]["p50_ms"]

@@ -1,20 +1,24 @@
-"""Accepted differences: a mismatch on a field an ignore rule covers counts as `ignored`.
+"""What a comparison leaves out: volatile fields, and accepted differences by rule.
 
-The rules come from one reviewed file, `app/ingest/parity.py` (`INTENDED_DIFFERENCES`),
-the same list the parity tests hold both paths to; each entry names the outcome field,
-when it applies and why. Extra rules can be added in code (tests, one-off incidents),
-each with its reason.
+Both come from the caller (for the portal, the one reviewed file `app/ingest/parity.py`,
+which the parity tests read too): `volatile` names fields that differ between any two
+runs by construction and are never compared; each `IgnoreRule` accepts a difference on
+one field when its predicate holds, with its reason. A mismatch a rule covers counts as
+`ignored`. A rule that raises covers nothing (the difference stays a mismatch) and the
+error goes to the caller's error hook.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from shadow.compare import FieldDiff
 from shadow.observation import Observation
 
 ORIGINAL, REFACTORED = "original", "refactored"
+ErrorHook = Callable[[str, BaseException], None]
 
 
 @dataclass(frozen=True)
@@ -36,22 +40,24 @@ class IgnoreRule:
 
 
 class IgnoreRules:
-    """An ordered set of rules."""
+    """An ordered set of rules, plus the volatile fields (name -> why) never compared."""
 
-    def __init__(self, rules: Iterable[IgnoreRule] = ()) -> None:
+    def __init__(self, rules: Iterable[IgnoreRule] = (), volatile: Mapping[str, str] | None = None) -> None:
         self.rules = tuple(rules)
-
-    @classmethod
-    def reviewed(cls) -> IgnoreRules:
-        """The project's reviewed list (`app/ingest/parity.py`)."""
-        from app.ingest.parity import INTENDED_DIFFERENCES
-
-        return cls(IgnoreRule(d.field, d.reason, d.applies) for d in INTENDED_DIFFERENCES)
+        self.volatile = MappingProxyType(dict(volatile or {}))
 
     def with_rule(self, rule: IgnoreRule) -> IgnoreRules:
         """A copy with one more rule."""
-        return IgnoreRules((*self.rules, rule))
+        return IgnoreRules((*self.rules, rule), self.volatile)
 
-    def rule_for(self, difference: FieldDiff, control: Observation, candidate: Observation) -> IgnoreRule | None:
-        """The first rule covering `difference`, if any."""
-        return next((r for r in self.rules if r.covers(difference, control, candidate)), None)
+    def rule_for(self, difference: FieldDiff, control: Observation, candidate: Observation,
+                 on_error: ErrorHook | None = None) -> IgnoreRule | None:
+        """The first rule covering `difference`, if any; a raising rule is reported and skipped."""
+        for rule in self.rules:
+            try:
+                if rule.covers(difference, control, candidate):
+                    return rule
+            except Exception as exc:  # noqa: BLE001 - a broken rule must not lose the diff
+                if on_error is not None:
+                    on_error("ignore", exc)
+        return None

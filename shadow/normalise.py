@@ -1,29 +1,23 @@
-"""Outcomes reduced to what two paths must agree on, with volatile values removed by rule.
+"""Outcomes reduced to what two paths must agree on, with the caller's volatile fields removed.
 
-Each rule below names a field that differs between any two runs by construction, and
-why; nothing else is dropped. What stays: success, error type and code and message,
-incidence id, sector, parsed payload, warnings, and the persistence effect (direct: the
-merged `misc_json` and the field changes; staged: the staged payload and `base_misc_json`).
+The caller names the fields that differ between any two runs by construction (the app's
+list lives in `app/ingest/parity.py`, each with its reason); nothing else is dropped.
+What stays, for the portal: success, error type and code and message, incidence id,
+sector, parsed payload, warnings, and the persistence effect.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import fields
 from typing import Any
 
-VOLATILE = {
-    "path": "names which path produced the outcome: differs by definition",
-    "upload_id": "a row id assigned by the database to the control's upload record",
-    "saved_filename": "the stored upload's name carries the UTC time it was saved",
-    "staged_filename": "the staged file's name carries the UTC time it was staged",
-}
 
-
-def normalise(outcome: Any) -> dict[str, Any]:
+def normalise(outcome: Any, volatile: Collection[str] = ()) -> dict[str, Any]:
     """A plain dict of the outcome's comparable fields; field changes become a sorted list."""
     data = {}
     for f in fields(outcome):
-        if f.name in VOLATILE:
+        if f.name in volatile:
             continue
         value = getattr(outcome, f.name)
         if f.name == "changes":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shadow.compare import FieldDiff, diff
-from shadow.ignore import IgnoreRules
+from shadow.ignore import ErrorHook, IgnoreRules
 from shadow.normalise import normalise
 from shadow.observation import Observation
 
@@ -27,15 +27,17 @@ class Result:
     ignored: tuple[tuple[FieldDiff, str], ...] = field(default=())
 
     @classmethod
-    def compare(cls, route: str, user: str, control: Observation, candidate: Observation, rules: IgnoreRules) -> Result:
-        """Compare the two observations under `rules`."""
+    def compare(cls, route: str, user: str, control: Observation, candidate: Observation, rules: IgnoreRules,
+                on_error: ErrorHook | None = None) -> Result:
+        """Compare the two observations under `rules` (a raising rule goes to `on_error`)."""
         if candidate.timed_out:
             return cls(route, user, control, candidate, TIMEOUT)
         if candidate.raised or control.raised:
             return cls(route, user, control, candidate, ERROR)
         mismatched, ignored = [], []
-        for difference in diff(normalise(control.outcome), normalise(candidate.outcome)):
-            rule = rules.rule_for(difference, control, candidate)
+        volatile = rules.volatile
+        for difference in diff(normalise(control.outcome, volatile), normalise(candidate.outcome, volatile)):
+            rule = rules.rule_for(difference, control, candidate, on_error)
             if rule is None:
                 mismatched.append(difference)
             else:

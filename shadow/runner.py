@@ -21,14 +21,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from shadow.errors import CandidateTimeout, ShadowSkipped
-from shadow.ignore import IgnoreRules
+from shadow.ignore import ErrorHook, IgnoreRules
 from shadow.observation import Observation, observe
 from shadow.result import ERROR, SKIPPED, Result
 
 log = logging.getLogger(__name__)
 Candidate = Callable[[str, str, object, object], object]  # (path, route, upload, base state) -> outcome
 Publisher = Callable[[Result], None]
-ErrorHook = Callable[[str, BaseException], None]
 OTHER_PATH = {"original": "refactored", "refactored": "original"}
 
 
@@ -150,7 +149,7 @@ class ShadowRunner:
             if observation.raised:
                 self.raised("candidate", observation.exception)
             try:
-                result = Result.compare(route, user, control, observation, self._rules)
+                result = Result.compare(route, user, control, observation, self._rules, self.raised)
             except Exception as exc:  # noqa: BLE001 - a comparator bug is an error result
                 self.raised("compare", exc)
                 result = Result(route, user, control, observation, ERROR)

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from app import create_app
+from app.compose import services_of
 from app.config import Settings
-from app.db import Database, upgrade_schema
+from app.ingest.database import Database, upgrade_schema
 from loadtests.multipart import encode_multipart
 from tests import services
 
@@ -110,7 +111,7 @@ def app(settings):
     application = create_app(settings=settings)
     application.config["TESTING"] = True
     yield application
-    application.extensions["portal"].db.dispose()
+    services_of(application).db.dispose()
 
 
 @pytest.fixture
@@ -122,7 +123,7 @@ def client(app):
 @pytest.fixture
 def portal(app):
     """The app's collaborators (database, folders, ingestion context)."""
-    return app.extensions["portal"]
+    return services_of(app)
 
 
 @pytest.fixture

@@ -4,6 +4,14 @@ Definitions live in `definitions/<schema>.json` (this project's format, derived 
 the ARB reference files by `tools/import_arb_forms.py`).
 """
 
-from app.forms.schema import FieldSpec, FormSchema, UnknownSchema, all_schemas, field_labels, get_schema, resolve_schema_name
+from app.forms.schema import (
+    FieldSpec,
+    FormSchema,
+    UnknownSchema,
+    all_schemas,
+    field_labels,
+    get_schema,
+    resolve_schema_name,
+)
 
 __all__ = ["FieldSpec", "FormSchema", "UnknownSchema", "all_schemas", "field_labels", "get_schema", "resolve_schema_name"]

@@ -6,10 +6,10 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from app.db import Database
+from app.ingest.database import Database
 from app.ingest.files import FileStore
-from app.models import utcnow
-from app.workbook.guard import Limits
+from app.ingest.models import utcnow
+from app.workbook.inspection import Limits
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,6 @@ class MergePlan:
     merged_misc_json: dict
     changes: tuple[FieldChange, ...]
 
-    @property
-    def is_new(self) -> bool:
-        """True when the incidence does not exist yet."""
-        return self.base_misc_json is None
-
 
 def is_empty(value: object) -> bool:
     """None, an empty string or the dropdowns' unanswered "Please Select"."""

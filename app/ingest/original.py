@@ -14,16 +14,14 @@ conversion in a scratch folder, writing nothing else (`evaluate`).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
-from app.db import DatabaseUnavailable
-from app.ingest import staging
+from app.ingest import intake, staging
 from app.ingest.context import IngestContext
+from app.ingest.errors import DatabaseUnavailable
 from app.ingest.merge import plan_merge
 from app.ingest.outcome import (
     DATABASE_ERROR,
@@ -33,14 +31,15 @@ from app.ingest.outcome import (
     ORIGINAL,
     PROCESSING_ERROR,
     STAGED,
+    BaseLookup,
     Failure,
     Outcome,
     Upload,
 )
 from app.ingest.payload import build_payload, check_id
-from app.ingest.persistence import apply_merge, finish_upload, load_misc_json, record_upload
+from app.ingest.persistence import apply_merge, load_misc_json
 from app.workbook.errors import WorkbookError
-from app.workbook.guard import inspect_workbook
+from app.workbook.inspection import Limits, inspect_workbook
 from app.workbook.parse import ParsedWorkbook, parse_workbook
 from app.workbook.readers import OpenpyxlReader
 
@@ -50,7 +49,6 @@ COARSE_MISSING_ID = Failure(
     "No valid incidence id (id_incidence) was found in the uploaded file. "
     "Please upload a completed feedback form with its Incidence/Emission ID.",
 )
-BaseLookup = Callable[[int], "dict | None"]
 
 
 def _encode(value: object) -> object:
@@ -122,26 +120,17 @@ def _payload_and_sector(parsed: ParsedWorkbook | None) -> tuple[dict | None, str
 
 def _run(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
     """The monolith: every step in one function, as the legacy portal had it."""
-    now = ctx.clock()
     try:
-        saved = ctx.files.save_upload(upload.data, upload.filename, now)
+        kept = intake.keep(ctx, upload, route, ORIGINAL)
+    except intake.UploadNotRecorded as exc:
+        return Outcome.failed(ORIGINAL, route, Failure(DATABASE_ERROR, "database_unavailable", f"Database error: {exc}"),
+                              saved_filename=exc.saved.name)
     except OSError as exc:
         return Outcome.failed(ORIGINAL, route, Failure(FILE_ERROR, "save_failed", f"Error saving file: {exc.strerror or exc}"))
-    try:
-        upload_id = record_upload(
-            ctx.db, filename=upload.filename, saved_name=saved.name, route=route, ingest_path=ORIGINAL,
-            user=upload.user, size=len(upload.data), sha256=hashlib.sha256(upload.data).hexdigest(), now=now,
-        )
-    except DatabaseUnavailable as exc:
-        return Outcome.failed(ORIGINAL, route, Failure(DATABASE_ERROR, "database_unavailable", f"Database error: {exc}"),
-                              saved_filename=saved.name)
+    saved, upload_id = kept.saved, kept.upload_id
 
     def fail(failure: Failure, **data) -> Outcome:
-        try:
-            finish_upload(ctx.db, upload_id, status="failed", now=ctx.clock(), description=failure.message,
-                          error_type=failure.error_type, id_incidence=data.get("id_incidence"))
-        except DatabaseUnavailable:
-            pass
+        intake.mark_failed(ctx, upload_id, failure, data.get("id_incidence"))
         return Outcome.failed(ORIGINAL, route, failure, upload_id=upload_id, saved_filename=saved.name, **data)
 
     json_path = ctx.files.json_dir / f"{saved.name}.json"
@@ -169,11 +158,7 @@ def _run(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
         except OSError as exc:
             return fail(Failure(PROCESSING_ERROR, "staging_failed", f"Error staging file: {exc.strerror or exc}"),
                         id_incidence=id_incidence, sector=sector, payload=payload)
-        try:
-            finish_upload(ctx.db, upload_id, status="staged", now=ctx.clock(), description=staged_filename,
-                          id_incidence=id_incidence)
-        except DatabaseUnavailable:
-            pass
+        intake.settle(ctx, upload_id, "staged", staged_filename, id_incidence=id_incidence)
     return _success(route, id_incidence, sector, payload, plan, upload_id, saved.name, staged_filename)
 
 
@@ -199,10 +184,10 @@ def process(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
     return _run(ctx, upload, route)
 
 
-def evaluate(ctx: IngestContext, upload: Upload, route: str, base_lookup: BaseLookup) -> Outcome:
+def evaluate(limits: Limits, upload: Upload, route: str, base_lookup: BaseLookup) -> Outcome:
     """What the legacy path would do against `base_lookup`; its JSON file goes to a scratch folder."""
     with tempfile.TemporaryDirectory(prefix="original-eval-") as scratch:
-        parsed, id_incidence, failure = _convert_and_check(upload.data, "shadow", Path(scratch) / "upload.json", ctx.limits)
+        parsed, id_incidence, failure = _convert_and_check(upload.data, "shadow", Path(scratch) / "upload.json", limits)
     payload, sector = _payload_and_sector(parsed)
     if failure:
         return Outcome.failed(ORIGINAL, route, failure, sector=sector, payload=payload)

@@ -8,6 +8,7 @@ finer reason, from which the web layer picks the HTTP status.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 ORIGINAL = "original"
@@ -24,7 +25,9 @@ VALIDATION_ERROR = "validation_error"
 DATABASE_ERROR = "database_error"
 PROCESSING_ERROR = "processing_error"
 CONFLICT = "conflict"
-ERROR_TYPES = (FILE_ERROR, CONVERSION_FAILED, MISSING_ID, VALIDATION_ERROR, DATABASE_ERROR, PROCESSING_ERROR, CONFLICT)
+
+# How a path learns the incidence's stored `misc_json` (None: it does not exist yet).
+BaseLookup = Callable[[int], "dict | None"]
 
 
 @dataclass(frozen=True)

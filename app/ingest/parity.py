@@ -1,7 +1,8 @@
 """Where the original and refactored paths may differ on purpose, each with its reason.
 
 Everything else in two outcomes for the same upload against the same base state must be
-equal. The parity tests check this on one corpus; review a new entry here like code.
+equal. The parity tests check this on one corpus and the shadow runner on live traffic,
+both from this file; review a new entry here like code.
 """
 
 from __future__ import annotations
@@ -11,8 +12,14 @@ from dataclasses import dataclass, fields
 
 from app.ingest.outcome import CONVERSION_FAILED, FILE_ERROR, MISSING_ID, VALIDATION_ERROR, Outcome
 
-# Values that differ between any two runs, by construction.
-VOLATILE_FIELDS = ("path", "upload_id", "saved_filename", "staged_filename")
+# Outcome fields that differ between any two runs by construction, and why: never compared
+# (the parity tests here, the shadow runner through `app.harness.shadowing`).
+VOLATILE_FIELDS = {
+    "path": "names which path produced the outcome: differs by definition",
+    "upload_id": "a row id assigned by the database to the control's upload record",
+    "saved_filename": "the stored upload's name carries the UTC time it was saved",
+    "staged_filename": "the staged file's name carries the UTC time it was staged",
+}
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,11 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from app.db import Database, DatabaseUnavailable
+from app.ingest.database import Database
+from app.ingest.errors import DatabaseUnavailable, StagedConflict
 from app.ingest.merge import MergePlan, audit_text, field_changes, plan_merge
+from app.ingest.models import Incidence, PortalUpdate, UploadedFile
 from app.ingest.outcome import FieldChange
-from app.models import Incidence, PortalUpdate, UploadedFile
 from app.workbook.cells import clean_text
 
 INSERT_RETRIES = 3
@@ -44,10 +45,6 @@ _UPDATE_INCIDENCE = update(INCIDENCES).where(INCIDENCES.c.id_incidence == bindpa
     misc_json=bindparam("b_misc_json", type_=INCIDENCES.c.misc_json.type), updated_at=bindparam("b_now"),
     updated_by=bindparam("b_user"), sector=func.coalesce(bindparam("b_sector"), INCIDENCES.c.sector),
 )
-
-
-class StagedConflict(Exception):
-    """The incidence changed after the upload was staged; nothing was written."""
 
 
 @contextmanager

@@ -10,13 +10,11 @@ whole path against any base state without side effects (the shadow runner uses i
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.db import DatabaseUnavailable
-from app.ingest import staging
+from app.ingest import intake, staging
 from app.ingest.context import IngestContext
+from app.ingest.errors import DatabaseUnavailable
 from app.ingest.files import SavedFile
 from app.ingest.merge import MergePlan, plan_merge
 from app.ingest.outcome import (
@@ -27,18 +25,18 @@ from app.ingest.outcome import (
     PROCESSING_ERROR,
     REFACTORED,
     STAGED,
+    BaseLookup,
     Failure,
     Outcome,
     Upload,
 )
 from app.ingest.payload import build_payload, check_id
-from app.ingest.persistence import apply_merge, finish_upload, load_misc_json, record_upload
+from app.ingest.persistence import apply_merge, load_misc_json
 from app.workbook.errors import WorkbookError
-from app.workbook.guard import Limits, inspect_workbook
+from app.workbook.inspection import Limits, inspect_workbook
 from app.workbook.parse import METADATA_SHEET, SCHEMA_SHEET, ParsedWorkbook, parse_workbook
 from app.workbook.readers import CalamineReader
 
-BaseLookup = Callable[[int], "dict | None"]
 USUAL_SHEETS = ("Feedback Form", SCHEMA_SHEET, METADATA_SHEET)
 
 
@@ -83,7 +81,7 @@ class IdResult(StepResult):
 
 
 @dataclass(frozen=True)
-class Decision(StepResult):
+class UploadDecision(StepResult):
     """Everything decided before writing: payload, id, and the plan against a base state."""
 
     id_incidence: int | None = None
@@ -99,7 +97,7 @@ class UploadResult(StepResult):
 
     upload_id: int | None = None
     saved_filename: str | None = None
-    decision: Decision | None = None
+    decision: UploadDecision | None = None
     applied: MergePlan | None = None
 
     def outcome(self) -> Outcome:
@@ -114,7 +112,7 @@ class StagingResult(StepResult):
 
     upload_id: int | None = None
     saved_filename: str | None = None
-    decision: Decision | None = None
+    decision: UploadDecision | None = None
     staged_filename: str | None = None
 
     def outcome(self) -> Outcome:
@@ -123,9 +121,9 @@ class StagingResult(StepResult):
                         staged_filename=self.staged_filename)
 
 
-def _outcome(route: str, success: bool, failure: Failure | None, decision: Decision | None, upload_id: int | None,
+def _outcome(route: str, success: bool, failure: Failure | None, decision: UploadDecision | None, upload_id: int | None,
              saved_filename: str | None, plan: MergePlan | None = None, staged_filename: str | None = None) -> Outcome:
-    d = decision or Decision(False)
+    d = decision or UploadDecision(False)
     plan = plan or d.plan
     data = dict(
         id_incidence=d.id_incidence, sector=d.sector, payload=d.payload, upload_id=upload_id,
@@ -146,20 +144,15 @@ def _outcome(route: str, success: bool, failure: Failure | None, decision: Decis
 
 def save_upload(ctx: IngestContext, upload: Upload, route: str) -> SaveResult:
     """Keep the file under a safe name and record it, before any processing."""
-    now = ctx.clock()
     try:
-        saved = ctx.files.save_upload(upload.data, upload.filename, now)
+        kept = intake.keep(ctx, upload, route, REFACTORED)
+    except intake.UploadNotRecorded as exc:
+        return SaveResult(False, Failure(DATABASE_ERROR, "database_unavailable",
+                                         f"the upload was kept as {exc.saved.name} but could not be recorded: {exc}"),
+                          exc.saved)
     except OSError as exc:
         return SaveResult(False, Failure(FILE_ERROR, "save_failed", f"the file could not be stored ({exc.strerror or exc})"))
-    try:
-        upload_id = record_upload(
-            ctx.db, filename=upload.filename, saved_name=saved.name, route=route, ingest_path=REFACTORED,
-            user=upload.user, size=len(upload.data), sha256=hashlib.sha256(upload.data).hexdigest(), now=now,
-        )
-    except DatabaseUnavailable as exc:
-        return SaveResult(False, Failure(DATABASE_ERROR, "database_unavailable",
-                                         f"the upload was kept as {saved.name} but could not be recorded: {exc}"), saved)
-    return SaveResult(True, None, saved, upload_id)
+    return SaveResult(True, None, kept.saved, kept.upload_id)
 
 
 def convert_upload(data: bytes, limits: Limits) -> ConversionResult:
@@ -184,45 +177,37 @@ def validate_id(parsed: ParsedWorkbook) -> IdResult:
     return IdResult(True, id_incidence=check.id_incidence)
 
 
-def decide(data: bytes, limits: Limits, base_lookup: BaseLookup | None) -> Decision:
+def decide(data: bytes, limits: Limits, base_lookup: BaseLookup | None) -> UploadDecision:
     """Parse, validate and plan the merge against `base_lookup(id)`; writes nothing.
 
     Without `base_lookup` no plan is made (a direct upload plans under the row lock)."""
     conversion = convert_upload(data, limits)
     if not conversion.success:
-        return Decision(False, conversion.failure)
+        return UploadDecision(False, conversion.failure)
     parsed = conversion.parsed
     warnings = tuple(f"{w.field}: {w.message}" for w in parsed.warnings)
     payload = build_payload(parsed)
     identified = validate_id(parsed)
     if not identified.success:
-        return Decision(False, identified.failure, sector=payload["sector"], payload=payload, warnings=warnings)
+        return UploadDecision(False, identified.failure, sector=payload["sector"], payload=payload, warnings=warnings)
     if base_lookup is None:
-        return Decision(True, None, identified.id_incidence, payload["sector"], payload, None, warnings)
+        return UploadDecision(True, None, identified.id_incidence, payload["sector"], payload, None, warnings)
     try:
         base = base_lookup(identified.id_incidence)
     except DatabaseUnavailable as exc:
-        return Decision(False, Failure(DATABASE_ERROR, "database_unavailable", f"the incidence could not be read: {exc}"),
+        return UploadDecision(False, Failure(DATABASE_ERROR, "database_unavailable", f"the incidence could not be read: {exc}"),
                         id_incidence=identified.id_incidence, sector=payload["sector"], payload=payload)
     plan = plan_merge(identified.id_incidence, base, payload)
-    return Decision(True, None, identified.id_incidence, payload["sector"], payload, plan, warnings)
+    return UploadDecision(True, None, identified.id_incidence, payload["sector"], payload, plan, warnings)
 
 
-def _fail_record(ctx: IngestContext, saved: SaveResult, failure: Failure, id_incidence: int | None = None) -> None:
-    try:
-        finish_upload(ctx.db, saved.upload_id, status="failed", now=ctx.clock(), description=failure.message,
-                      error_type=failure.error_type, id_incidence=id_incidence)
-    except DatabaseUnavailable:
-        pass  # the upload stays recorded as "received"; the error reaches the user anyway
-
-
-def persist_direct(ctx: IngestContext, upload: Upload, decision: Decision, upload_id: int | None) -> MergePlan:
+def persist_direct(ctx: IngestContext, upload: Upload, decision: UploadDecision, upload_id: int | None) -> MergePlan:
     """Merge into `incidences` under a row lock, log each changed field, mark the upload processed."""
     return apply_merge(ctx.db, decision.id_incidence, decision.payload, sector=decision.sector, user=upload.user,
                        comments=upload.comments or "direct upload (refactored)", now=ctx.clock(), upload_id=upload_id)
 
 
-def persist_staged(ctx: IngestContext, upload: Upload, decision: Decision, upload_id: int | None) -> str:
+def persist_staged(ctx: IngestContext, upload: Upload, decision: UploadDecision, upload_id: int | None) -> str:
     """Write the staged file holding the payload and the base it was planned against."""
     return staging.write_staged(
         ctx.files, id_incidence=decision.id_incidence, payload=decision.payload,
@@ -242,13 +227,13 @@ def upload_and_process_file(ctx: IngestContext, upload: Upload) -> UploadResult:
     name = saved.saved.name
     decision = decide(upload.data, ctx.limits, None)  # the plan is made under the row lock
     if not decision.success:
-        _fail_record(ctx, saved, decision.failure, decision.id_incidence)
+        intake.mark_failed(ctx, saved.upload_id, decision.failure, decision.id_incidence)
         return UploadResult(False, decision.failure, saved.upload_id, name, decision)
     try:
         applied = persist_direct(ctx, upload, decision, saved.upload_id)
     except DatabaseUnavailable as exc:
         failure = Failure(DATABASE_ERROR, "database_unavailable", f"the incidence could not be saved: {exc}")
-        _fail_record(ctx, saved, failure, decision.id_incidence)
+        intake.mark_failed(ctx, saved.upload_id, failure, decision.id_incidence)
         return UploadResult(False, failure, saved.upload_id, name, decision)
     return UploadResult(True, None, saved.upload_id, name, decision, applied)
 
@@ -261,19 +246,15 @@ def stage_uploaded_file_for_review(ctx: IngestContext, upload: Upload) -> Stagin
     name = saved.saved.name
     decision = decide(upload.data, ctx.limits, lambda id_: load_misc_json(ctx.db, id_))
     if not decision.success:
-        _fail_record(ctx, saved, decision.failure, decision.id_incidence)
+        intake.mark_failed(ctx, saved.upload_id, decision.failure, decision.id_incidence)
         return StagingResult(False, decision.failure, saved.upload_id, name, decision)
     try:
         staged_filename = persist_staged(ctx, upload, decision, saved.upload_id)
     except OSError as exc:
         failure = Failure(PROCESSING_ERROR, "staging_failed", f"the staged file could not be written ({exc.strerror or exc})")
-        _fail_record(ctx, saved, failure, decision.id_incidence)
+        intake.mark_failed(ctx, saved.upload_id, failure, decision.id_incidence)
         return StagingResult(False, failure, saved.upload_id, name, decision)
-    try:
-        finish_upload(ctx.db, saved.upload_id, status="staged", now=ctx.clock(), description=staged_filename,
-                      id_incidence=decision.id_incidence)
-    except DatabaseUnavailable:
-        pass
+    intake.settle(ctx, saved.upload_id, "staged", staged_filename, id_incidence=decision.id_incidence)
     return StagingResult(True, None, saved.upload_id, name, decision, staged_filename)
 
 
@@ -284,8 +265,8 @@ def process(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
     return stage_uploaded_file_for_review(ctx, upload).outcome()
 
 
-def evaluate(ctx: IngestContext, upload: Upload, route: str, base_lookup: BaseLookup) -> Outcome:
+def evaluate(limits: Limits, upload: Upload, route: str, base_lookup: BaseLookup) -> Outcome:
     """What this path would do with `upload` against `base_lookup`, writing nothing."""
-    decision = decide(upload.data, ctx.limits, base_lookup)
+    decision = decide(upload.data, limits, base_lookup)
     result_type = UploadResult if route == DIRECT else StagingResult
     return result_type(decision.success, decision.failure, decision=decision).outcome()

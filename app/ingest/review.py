@@ -5,15 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from app.db import DatabaseUnavailable
-from app.ingest import staging
+from app.ingest import intake, staging
 from app.ingest.context import IngestContext
+from app.ingest.errors import MalformedStaged, NotConfirmable
 from app.ingest.outcome import FieldChange
-from app.ingest.persistence import StagedConflict, apply_confirmed, finish_upload, load_misc_json
-
-
-class NotConfirmable(ValueError):
-    """A field asked for is not one the review offers for confirmation."""
+from app.ingest.persistence import apply_confirmed, load_misc_json
 
 
 @dataclass(frozen=True)
@@ -56,7 +52,8 @@ def confirm(ctx: IngestContext, id_incidence: int, filename: str, confirmed: Ite
         if moved:  # the database refused after the file moved: put it back for another try
             staging.move_back(ctx.files, staged)
         raise
-    _mark(ctx, staged, "confirmed", f"{len(keys)} field(s) confirmed by {user}")
+    intake.settle(ctx, staged.upload_id, "confirmed", f"{len(keys)} field(s) confirmed by {user}",
+                  id_incidence=staged.id_incidence)
     return ConfirmResult(staged, keys, changes)
 
 
@@ -64,22 +61,12 @@ def discard(ctx: IngestContext, id_incidence: int, filename: str, user: str) -> 
     """Delete a staged upload; its upload record says it was discarded."""
     try:
         staged = staging.read_staged(ctx.files, id_incidence, filename)
-    except staging.MalformedStaged:
+    except MalformedStaged:
         staged = None  # a damaged staged file can still be thrown away
     staging.discard(ctx.files, id_incidence, filename)
     if staged is not None:
-        _mark(ctx, staged, "discarded", f"discarded by {user}")
+        intake.settle(ctx, staged.upload_id, "discarded", f"discarded by {user}", id_incidence=staged.id_incidence)
     return staged
 
 
-def _mark(ctx: IngestContext, staged: staging.StagedUpload, status: str, description: str) -> None:
-    if staged.upload_id is None:
-        return
-    try:
-        finish_upload(ctx.db, staged.upload_id, status=status, now=ctx.clock(), description=description,
-                      id_incidence=staged.id_incidence)
-    except DatabaseUnavailable:
-        pass
-
-
-__all__ = ["ConfirmResult", "NotConfirmable", "StagedConflict", "confirm", "discard", "load_review"]
+__all__ = ["ConfirmResult", "confirm", "discard", "load_review"]

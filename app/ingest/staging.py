@@ -15,19 +15,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.ingest.errors import MalformedStaged, StagedNotFound
 from app.ingest.files import FileStore
 from app.ingest.merge import is_empty, is_logged_change
 
 FORMAT = "arb-staged-upload/1"
 NAME_PATTERN = re.compile(r"id_(\d{1,18})_ts_(\d{8}_\d{6}_\d{6})(?:_(\d{1,3}))?\.json")
-
-
-class StagedNotFound(LookupError):
-    """No staged file by that name for that incidence (or the name is not a staged name)."""
-
-
-class MalformedStaged(ValueError):
-    """A staged file that cannot be read as one (damaged, edited by hand, wrong format)."""
 
 
 @dataclass(frozen=True)

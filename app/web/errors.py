@@ -1,12 +1,14 @@
-"""Error pages: too-large uploads are recorded and answered 413; other HTTP errors in kind."""
+"""Error handlers: too-large uploads are recorded and answered 413; other HTTP errors in kind."""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from app.compose import current_services
 from app.ingest.outcome import FILE_ERROR, Failure
-from app.web.respond import wants_json
+from app.web import uploads
+from app.web.respond import error_response
 from app.web.users import current_user
 
 
@@ -15,23 +17,13 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc):
-        from app.web import uploads
-
-        limit_mb = app.config["HARNESS"].max_upload_bytes // (1024 * 1024)
+        limit_mb = current_services().settings.max_upload_bytes // (1024 * 1024)
         failure = Failure(FILE_ERROR, "too_large", f"the file is larger than the {limit_mb} MB upload limit; it was not stored")
-        name = (request.endpoint or "").removeprefix("uploads.")
-        if name in uploads.ENDPOINTS:
-            route, pinned = uploads.ENDPOINTS[name]
-            path = pinned or uploads.choose_path(route, current_user())
-            return uploads._reject(route, path, failure, name, started=None)
-        return _error(413, failure.message)
+        endpoint = uploads.BY_NAME.get((request.endpoint or "").removeprefix("uploads."))
+        if endpoint is not None:
+            return uploads.reject(endpoint.route, endpoint.path_for(current_user()), failure, endpoint.name, started=None)
+        return error_response(413, failure.message, status=413)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return _error(exc.code or 500, exc.description or exc.name)
-
-
-def _error(status: int, message: str):
-    if wants_json():
-        return jsonify({"ok": False, "error_message": message, "status": status}), status
-    return render_template("error.html", status=status, message=message), status
+        return error_response(exc.code or 500, exc.description or exc.name, status=exc.code or 500)

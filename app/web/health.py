@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
-from app.db import DatabaseUnavailable
-from app.portal import current_portal
+from app.compose import current_services
+from app.ingest.errors import DatabaseUnavailable
 
 bp = Blueprint("health", __name__)
 
@@ -19,14 +19,15 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     """The database and the flag store are reachable; 503 naming what is not."""
+    services = current_services()
     checks = {}
     try:
-        current_portal().db.ping()
+        services.db.ping()
         checks["database"] = "ok"
     except DatabaseUnavailable as exc:
         checks["database"] = f"unreachable: {exc}"
     try:
-        current_app.extensions["flags"].ping()
+        services.flags.ping()
         checks["flag_store"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any store failure means not ready
         checks["flag_store"] = f"unreachable: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"

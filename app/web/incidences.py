@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, make_response, redirect, render_template, url_for
+from flask import Blueprint, jsonify, redirect, render_template, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.models import Incidence, PortalUpdate
-from app.portal import current_portal
-from app.web.respond import wants_json
+from app.compose import current_services
+from app.ingest.models import Incidence, PortalUpdate
+from app.web.respond import error_response, wants_json
 
 bp = Blueprint("incidences", __name__)
 HISTORY_ROWS = 200
@@ -24,22 +24,16 @@ def index():
 def incidence_update(id_incidence: int):
     """An incidence's stored fields and its latest field changes."""
     try:
-        with current_portal().db.session() as session:
+        with current_services().db.session() as session:
             incidence = session.get(Incidence, id_incidence)
             history = session.execute(
                 select(PortalUpdate).where(PortalUpdate.id_incidence == id_incidence)
                 .order_by(PortalUpdate.id.desc()).limit(HISTORY_ROWS)
             ).scalars().all()
     except SQLAlchemyError as exc:
-        message = f"the database is unavailable: {str(exc).splitlines()[0]}"
-        if wants_json():
-            return jsonify({"ok": False, "error_message": message}), 503
-        return make_response(render_template("error.html", status=503, message=message), 503)
+        return error_response(503, f"the database is unavailable: {str(exc).splitlines()[0]}")
     if incidence is None:
-        message = f"incidence {id_incidence} does not exist"
-        if wants_json():
-            return jsonify({"ok": False, "error_message": message}), 404
-        return make_response(render_template("error.html", status=404, message=message), 404)
+        return error_response(404, f"incidence {id_incidence} does not exist")
     if wants_json():
         return jsonify({
             "id_incidence": incidence.id_incidence, "sector": incidence.sector, "misc_json": incidence.misc_json,

@@ -1,8 +1,20 @@
-"""Answering HTML or JSON, and the HTTP status that fits each error."""
+"""Answering HTML or JSON, the HTTP status that fits each error, and the one error answer.
+
+Every error the web layer gives goes through `error_response`: a page (`error.html`) for
+a browser, or JSON for a client that asked for it (`Accept: application/json`) and for
+the admin APIs, always in one shape:
+
+    {"ok": false, "error_message": TEXT, "error": CODE (when there is one), ...context}
+
+The admin APIs also carry `message` (the same text), which their clients read since the
+first release (docs/flags.md).
+"""
 
 from __future__ import annotations
 
-from flask import request
+from typing import Any
+
+from flask import jsonify, make_response, render_template, request
 
 # error_code -> HTTP status; anything unlisted is a server fault (500).
 STATUS_BY_CODE = {
@@ -39,3 +51,23 @@ def wants_json() -> bool:
     """True when the client asked for JSON (`Accept: application/json` preferred)."""
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and request.accept_mimetypes["application/json"] >= request.accept_mimetypes["text/html"]
+
+
+def error_response(http_status: int, message: str, *, code: str | None = None, api: bool = False, **context: Any):
+    """The error answer: JSON for API clients (`api`) and clients asking for it, else the error page.
+
+    A 401 carries the Bearer challenge of the admin APIs.
+    """
+    if api or wants_json():
+        body: dict[str, Any] = {"ok": False, "error_message": message}
+        if code is not None:
+            body["error"] = code
+        if api:
+            body["message"] = message
+        response = jsonify({**body, **context})
+        response.status_code = http_status
+    else:
+        response = make_response(render_template("error.html", status=http_status, message=message), http_status)
+    if http_status == 401 and api:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="harness-admin"'
+    return response

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, request, url_for
 
-from app.db import DatabaseUnavailable
+from app.compose import current_services
 from app.ingest import review as reviews
 from app.ingest import staging
-from app.portal import current_portal
-from app.web.respond import wants_json
+from app.ingest.errors import DatabaseUnavailable, MalformedStaged, NotConfirmable, StagedConflict, StagedNotFound
+from app.web.respond import error_response, wants_json
 from app.web.users import current_user
 
 bp = Blueprint("staged", __name__)
@@ -22,17 +22,10 @@ def _staged_json(s: staging.StagedUpload) -> dict:
     }
 
 
-def _fail(status: int, message: str, template: str = "error.html", **context):
-    if wants_json():
-        return jsonify({"ok": False, "error_message": message, **context.pop("extra", {})}), status
-    context.pop("extra", None)
-    return make_response(render_template(template, status=status, message=message, **context), status)
-
-
 @bp.get("/list_staged")
 def list_staged():
     """Staged uploads newest first; malformed files listed apart."""
-    good, malformed = staging.list_staged(current_portal().files)
+    good, malformed = staging.list_staged(current_services().files)
     if wants_json():
         return jsonify({"staged": [_staged_json(s) for s in good],
                         "malformed": [{"filename": n, "reason": r} for n, r in malformed]})
@@ -43,13 +36,13 @@ def list_staged():
 def review_staged(id_incidence: int, filename: str):
     """Field-by-field: stored value, staged value, and which changes need confirming."""
     try:
-        review = reviews.load_review(current_portal().ingest, id_incidence, filename)
-    except staging.StagedNotFound as exc:
-        return _fail(404, str(exc))
-    except staging.MalformedStaged as exc:
-        return _fail(422, f"the staged file cannot be read: {exc}")
+        review = reviews.load_review(current_services().ingest, id_incidence, filename)
+    except StagedNotFound as exc:
+        return error_response(404, str(exc))
+    except MalformedStaged as exc:
+        return error_response(422, f"the staged file cannot be read: {exc}")
     except DatabaseUnavailable as exc:
-        return _fail(503, f"the database is unavailable: {exc}")
+        return error_response(503, f"the database is unavailable: {exc}")
     if wants_json():
         return jsonify({
             **_staged_json(review.staged), "stale": review.stale,
@@ -64,7 +57,7 @@ def _confirmed_keys() -> list[str]:
         body = request.get_json(silent=True) or {}
         keys = body.get("confirm", [])
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-            raise reviews.NotConfirmable("'confirm' must be a list of field names")
+            raise NotConfirmable("'confirm' must be a list of field names")
         return keys
     return request.form.getlist("confirm")
 
@@ -72,28 +65,28 @@ def _confirmed_keys() -> list[str]:
 @bp.post("/confirm_staged/<int:id_incidence>/<filename>")
 def confirm_staged(id_incidence: int, filename: str):
     """Apply the confirmed fields, unless the incidence changed since staging (409)."""
-    ctx = current_portal().ingest
+    ctx = current_services().ingest
     try:
         result = reviews.confirm(ctx, id_incidence, filename, _confirmed_keys(), current_user())
-    except staging.StagedNotFound as exc:
-        return _fail(404, str(exc))
-    except staging.MalformedStaged as exc:
-        return _fail(422, f"the staged file cannot be read: {exc}")
-    except reviews.NotConfirmable as exc:
-        return _fail(422, str(exc))
-    except reviews.StagedConflict:
+    except StagedNotFound as exc:
+        return error_response(404, str(exc))
+    except MalformedStaged as exc:
+        return error_response(422, f"the staged file cannot be read: {exc}")
+    except NotConfirmable as exc:
+        return error_response(422, str(exc))
+    except StagedConflict:
         message = (f"incidence {id_incidence} was changed by someone else after this upload was staged; "
                    "nothing was saved. Review the upload again against the current data, or upload it anew.")
         if wants_json():
-            return jsonify({"ok": False, "error_type": "conflict", "error_message": message}), 409
+            return error_response(409, message, error_type="conflict")
         try:
             review = reviews.load_review(ctx, id_incidence, filename)
-        except (staging.StagedNotFound, staging.MalformedStaged, DatabaseUnavailable):
-            return _fail(409, message)
+        except (StagedNotFound, MalformedStaged, DatabaseUnavailable):
+            return error_response(409, message)
         flash(message, "error")
         return make_response(render_template("review_staged.html", review=review), 409)
     except DatabaseUnavailable as exc:
-        return _fail(503, f"the database is unavailable, nothing was saved: {exc}")
+        return error_response(503, f"the database is unavailable, nothing was saved: {exc}")
     if wants_json():
         return jsonify({"ok": True, "id_incidence": id_incidence, "applied": list(result.applied),
                         "changes": len(result.changes)})
@@ -105,9 +98,9 @@ def confirm_staged(id_incidence: int, filename: str):
 def discard_staged_update(id_incidence: int, filename: str):
     """Delete a staged upload without applying it."""
     try:
-        reviews.discard(current_portal().ingest, id_incidence, filename, current_user())
-    except staging.StagedNotFound as exc:
-        return _fail(404, str(exc))
+        reviews.discard(current_services().ingest, id_incidence, filename, current_user())
+    except StagedNotFound as exc:
+        return error_response(404, str(exc))
     if wants_json():
         return jsonify({"ok": True, "discarded": filename})
     flash(f"Discarded {filename}.", "success")

@@ -2,31 +2,59 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from dataclasses import dataclass
 
 from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, request, url_for
 
-from app.db import DatabaseUnavailable
-from app.ingest.outcome import DIRECT, FILE_ERROR, ORIGINAL, PROCESSING_ERROR, REFACTORED, STAGED, Failure, Outcome, Upload
-from app.ingest.paths import IMPLEMENTATIONS
+from app.compose import current_services
+from app.ingest.errors import DatabaseUnavailable
+from app.ingest.implementations import IMPLEMENTATIONS
+from app.ingest.models import utcnow
+from app.ingest.outcome import (
+    DIRECT,
+    FILE_ERROR,
+    ORIGINAL,
+    PROCESSING_ERROR,
+    REFACTORED,
+    STAGED,
+    Failure,
+    Outcome,
+    Upload,
+)
 from app.ingest.persistence import record_upload
-from app.models import utcnow
-from app.portal import current_portal
-from app.web.monitoring import current_metrics, current_router, current_shadowing
 from app.web.respond import status_for, wants_json
 from app.web.users import current_user
 
-bp = Blueprint("uploads", __name__)
 log = logging.getLogger(__name__)
 PATH_HEADER = "X-Ingest-Path"
-# endpoint -> (route, pinned path or None when routed), filled by `_register`
-ENDPOINTS: dict[str, tuple[str, str | None]] = {}
 
 
-def choose_path(route: str, user: str) -> str:
-    """The path serving a routed upload for `user`: the router's flag decision."""
-    return current_router().choose(route, user).path
+@dataclass(frozen=True)
+class UploadEndpoint:
+    """One upload URL: its workflow (direct or staged) and its path (None: routed per user)."""
+
+    rule: str
+    name: str
+    route: str
+    path: str | None
+
+    def path_for(self, user: str) -> str:
+        """The pinned path, or the router's choice for `user`."""
+        return self.path or current_services().router.choose(self.route, user).path
+
+
+ENDPOINTS = (
+    UploadEndpoint("/upload", "upload", DIRECT, None),
+    UploadEndpoint("/upload_staged", "upload_staged", STAGED, None),
+    UploadEndpoint("/upload_original", "upload_original", DIRECT, ORIGINAL),
+    UploadEndpoint("/upload_staged_original", "upload_staged_original", STAGED, ORIGINAL),
+    UploadEndpoint("/upload_refactored", "upload_refactored", DIRECT, REFACTORED),
+    UploadEndpoint("/upload_staged_refactored", "upload_staged_refactored", STAGED, REFACTORED),
+)
+BY_NAME = {endpoint.name: endpoint for endpoint in ENDPOINTS}
 
 
 def outcome_body(outcome: Outcome) -> dict:
@@ -69,62 +97,54 @@ def respond(outcome: Outcome, endpoint: str):
     return response
 
 
-def _reject(route: str, path: str, failure: Failure, endpoint: str, started: float | None = None):
+def reject(route: str, path: str, failure: Failure, endpoint: str, started: float | None = None):
     """Answer an upload refused before a path ran (no file field, too large), and record it."""
+    services = current_services()
     try:
-        record_upload(current_portal().db, filename="", saved_name=None, route=route, ingest_path=path,
+        record_upload(services.db, filename="", saved_name=None, route=route, ingest_path=path,
                       user=current_user(), size=0, sha256=None, status="rejected", description=failure.message,
                       error_type=failure.error_type, now=utcnow())
     except DatabaseUnavailable:
         log.warning("could not record a rejected upload: %s", failure.message)
     outcome = Outcome.failed(path, route, failure)
-    current_metrics().observe_upload(outcome, time.perf_counter() - (started or time.perf_counter()))
+    services.metrics.observe_upload(outcome, time.perf_counter() - (started or time.perf_counter()))
     return respond(outcome, endpoint)
 
 
-def handle_upload(route: str, path: str | None, endpoint: str):
+def handle_upload(endpoint: UploadEndpoint):
     """GET: the upload form. POST: run the chosen path on the uploaded file."""
     user = current_user()  # on a first visit this sets the anonymous id cookie
+    route = endpoint.route
     if request.method == "GET":
-        return render_template("upload.html", route=route, endpoint=endpoint, outcome=None)
+        return render_template("upload.html", route=route, endpoint=endpoint.name, outcome=None)
     started = time.perf_counter()
-    routed = path is None
-    path = path or choose_path(route, user)
+    services = current_services()
+    path = endpoint.path_for(user)
     file = request.files.get("file")
     if file is None:
-        return _reject(route, path, Failure(FILE_ERROR, "no_file", "no file was sent: choose a feedback form workbook to upload"),
-                       endpoint, started)
+        return reject(route, path, Failure(FILE_ERROR, "no_file", "no file was sent: choose a feedback form workbook to upload"),
+                      endpoint.name, started)
     try:
         data = file.read()
     finally:
         file.close()  # large uploads are spooled to a temporary file
     upload = Upload(data, file.filename or "", user, request.form.get("comments") or None)
     try:
-        outcome = IMPLEMENTATIONS[path].process(current_portal().ingest, upload, route)
+        outcome = IMPLEMENTATIONS[path].process(services.ingest, upload, route)
     except Exception:  # a bug: the file is already kept and recorded; tell the user plainly
         log.exception("unexpected error in the %s path", path)
         outcome = Outcome.failed(path, route, Failure(PROCESSING_ERROR, "internal_error",
                                                       "the upload could not be processed because of an internal error; it was kept and staff were notified"))
     seconds = time.perf_counter() - started
-    current_metrics().observe_upload(outcome, seconds)
-    if routed:
-        current_shadowing().after_upload(route, user, outcome, seconds, upload)
-    return respond(outcome, endpoint)
+    services.metrics.observe_upload(outcome, seconds)
+    if endpoint.path is None:
+        services.shadowing.after_upload(route, user, outcome, seconds, upload)
+    return respond(outcome, endpoint.name)
 
 
-def _register(rule: str, endpoint: str, route: str, path: str | None) -> None:
-    def view():
-        return handle_upload(route, path, endpoint)
-
-    view.__name__ = endpoint
-    view.__doc__ = f"{route} upload on {path or 'the routed'} path."
-    bp.add_url_rule(rule, endpoint, view, methods=["GET", "POST"])
-    ENDPOINTS[endpoint] = (route, path)
-
-
-_register("/upload", "upload", DIRECT, None)
-_register("/upload_staged", "upload_staged", STAGED, None)
-_register("/upload_original", "upload_original", DIRECT, ORIGINAL)
-_register("/upload_staged_original", "upload_staged_original", STAGED, ORIGINAL)
-_register("/upload_refactored", "upload_refactored", DIRECT, REFACTORED)
-_register("/upload_staged_refactored", "upload_staged_refactored", STAGED, REFACTORED)
+def blueprint() -> Blueprint:
+    """The upload pages, one URL rule per entry of `ENDPOINTS`."""
+    bp = Blueprint("uploads", __name__)
+    for endpoint in ENDPOINTS:
+        bp.add_url_rule(endpoint.rule, endpoint.name, functools.partial(handle_upload, endpoint), methods=["GET", "POST"])
+    return bp

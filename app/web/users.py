@@ -9,14 +9,16 @@ from __future__ import annotations
 import re
 import secrets
 
-from flask import current_app, request, session
+from flask import request, session
+
+from app.compose import current_services
 
 _USER = re.compile(r"[\w.@+-]{1,255}")
 
 
 def current_user() -> str:
     """The user id for audit rows and routing."""
-    settings = current_app.config["HARNESS"]
+    settings = current_services().settings
     if settings.trust_user_header:
         header = request.headers.get(settings.user_header, "").strip()
         if header and _USER.fullmatch(header):

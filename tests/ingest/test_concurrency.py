@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from app.ingest import original, refactored
+from app.ingest.errors import StagedConflict
 from app.ingest.merge import audit_text
+from app.ingest.models import Incidence, PortalUpdate, utcnow
 from app.ingest.outcome import DIRECT, Upload
 from app.ingest.persistence import apply_merge
-from app.models import Incidence, PortalUpdate, utcnow
 from app.workbook.generator import generate_workbook
 
 WRITERS = 6
@@ -95,7 +96,7 @@ def test_simultaneous_confirms_from_one_base_apply_once(client, db, portal):
         try:
             review.confirm(portal.ingest, 5002, name, ["facility_name"], "reviewer")
             return "applied"
-        except review.StagedConflict:
+        except StagedConflict:
             return "conflict"
 
     results = _run_together([lambda n=n: confirm(n) for n in names])

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.models import Incidence, PortalUpdate, UploadedFile
+from app.compose import services_of
+from app.ingest.models import Incidence, PortalUpdate, UploadedFile
 from app.workbook.generator import generate_workbook
 from tests.conftest import post_file
 
@@ -52,8 +53,8 @@ def test_a_first_upload_creates_the_incidence_with_all_form_data(client, db, pat
 
 @pytest.mark.parametrize("path", PATHS)
 def test_an_upload_merges_overwriting_blanks_and_keeping_absent_keys(client, db, path, portal):
+    from app.ingest.models import utcnow
     from app.ingest.persistence import apply_merge
-    from app.models import utcnow
 
     apply_merge(db, 555, {"id_incidence": 555, "staff_note": "keep me", "contact_name": "Old Name", "facility_name": "Old"},
                 sector="Energy", user="staff", comments="seed", now=utcnow())
@@ -115,9 +116,9 @@ def test_the_trusted_user_header_names_the_uploader(tmp_path, database_url):
     app = create_app(settings=make_settings(tmp_path, database_url, trust_user_header=True))
     workbook = generate_workbook("energy_v01_00", seed=7)
     post_file(app.test_client(), "/upload_refactored", workbook.data, headers={"X-Portal-User": "dana@operator.example"})
-    db = app.extensions["portal"].db
+    db = services_of(app).db
     assert {u.user for u in _updates(db, workbook.id_incidence)} == {"dana@operator.example"}
-    app.extensions["portal"].db.dispose()
+    services_of(app).db.dispose()
 
 
 def test_an_anonymous_browser_keeps_one_user_id_across_requests(client, db):

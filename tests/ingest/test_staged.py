@@ -7,8 +7,8 @@ import json
 import pytest
 from sqlalchemy import select
 
+from app.ingest.models import Incidence, PortalUpdate, UploadedFile, utcnow
 from app.ingest.persistence import apply_merge
-from app.models import Incidence, PortalUpdate, UploadedFile, utcnow
 from app.workbook.generator import generate_workbook
 from tests.conftest import JSON, post_file
 

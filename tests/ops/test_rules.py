@@ -296,7 +296,7 @@ def test_dashboard_has_the_panel(title_part, series):
 def test_the_app_exports_every_series_the_rules_and_dashboard_read():
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from app.metrics import FlagCollector, Metrics
+    from app.harness.metrics import FlagCollector, Metrics
     from flags import open_service
 
     service = open_service("memory://")
@@ -312,4 +312,4 @@ def test_the_app_exports_every_series_the_rules_and_dashboard_read():
                        *(metric_names(expr) for _, expr in dashboard_exprs()))
     expected = read & EXPORTED_METRICS
     assert expected, "the rules and the dashboard read none of the app's series"
-    assert not expected - exported, f"read but not exported by app.metrics: {sorted(expected - exported)}"
+    assert not expected - exported, f"read but not exported by app.harness.metrics: {sorted(expected - exported)}"

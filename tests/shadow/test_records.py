@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.ingest.outcome import DIRECT, Outcome
+from app.ingest.parity import VOLATILE_FIELDS
 from shadow import IgnoreRules, MismatchStore, Observation, Result
 
 CONTROL = Outcome("original", DIRECT, True, id_incidence=42, payload={"a": "x" * 2000, "b": 1})
@@ -16,7 +17,7 @@ CONTROL = Outcome("original", DIRECT, True, id_incidence=42, payload={"a": "x" *
 def _mismatch(**payload) -> Result:
     candidate = replace(CONTROL, path="refactored", payload={**CONTROL.payload, **payload})
     return Result.compare(DIRECT, "dana", Observation("original", CONTROL, None, 0.1),
-                          Observation("refactored", candidate, None, 0.01), IgnoreRules())
+                          Observation("refactored", candidate, None, 0.01), IgnoreRules(volatile=VOLATILE_FIELDS))
 
 
 @pytest.fixture

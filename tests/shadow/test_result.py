@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from app.ingest.outcome import DIRECT, FieldChange, Failure, Outcome
+from app.harness.shadowing import reviewed_rules
+from app.ingest.outcome import DIRECT, Failure, FieldChange, Outcome
+from app.ingest.parity import VOLATILE_FIELDS
 from shadow import IgnoreRule, IgnoreRules, Observation, Result, diff, normalise
 
 CONTROL = Outcome("original", DIRECT, True, id_incidence=7, sector="Energy",
@@ -16,11 +18,11 @@ CONTROL = Outcome("original", DIRECT, True, id_incidence=7, sector="Energy",
 
 def _result(candidate: Outcome, rules: IgnoreRules | None = None, control: Outcome = CONTROL) -> Result:
     return Result.compare(DIRECT, "u", Observation(control.path, control, None, 0.1),
-                          Observation(candidate.path, candidate, None, 0.01), rules or IgnoreRules.reviewed())
+                          Observation(candidate.path, candidate, None, 0.01), rules or reviewed_rules())
 
 
 def test_volatile_values_are_removed_by_rule_and_only_those():
-    data = normalise(CONTROL)
+    data = normalise(CONTROL, VOLATILE_FIELDS)
     assert not {"path", "upload_id", "saved_filename", "staged_filename"} & set(data)
     assert data["changes"] == [["facility_name", None, "Plant"], ["lat_carb", None, 35.1]]
     assert {"success", "payload", "merged_misc_json", "base_misc_json", "warnings", "error_message"} <= set(data)
@@ -76,7 +78,7 @@ def test_an_a_a_run_accepts_no_difference():
 
 
 def test_extra_rules_carry_their_reason():
-    rules = IgnoreRules().with_rule(IgnoreRule("sector", "sector names are being renamed", lambda o, r: True))
+    rules = IgnoreRules(volatile=VOLATILE_FIELDS).with_rule(IgnoreRule("sector", "sector names are being renamed", lambda o, r: True))
     candidate = replace(CONTROL, path="refactored", sector="Power")
     result = _result(candidate, rules)
     assert result.kind == "ignored" and result.ignored[0][1] == "sector names are being renamed"

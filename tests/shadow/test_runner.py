@@ -8,8 +8,9 @@ from dataclasses import replace
 
 import pytest
 
+from app.harness.shadowing import reviewed_rules
 from app.ingest.outcome import DIRECT, Failure, Outcome
-from shadow import IgnoreRules, Observation, ShadowRunner
+from shadow import Observation, ShadowRunner
 
 CONTROL = Outcome("original", DIRECT, True, id_incidence=3, sector="Energy", payload={"facility_name": "Plant", "x": 1},
                   merged_misc_json={"facility_name": "Plant", "x": 1}, base_misc_json=None)
@@ -27,7 +28,7 @@ class Collect:
 
 def _run(candidate, **options):
     published = Collect()
-    runner = ShadowRunner(candidate, rules=IgnoreRules.reviewed(), publishers=[published], **options)
+    runner = ShadowRunner(candidate, rules=reviewed_rules(), publishers=[published], **options)
     assert runner.submit(DIRECT, "u", Observation("original", CONTROL, None, 0.05), object(), None) is True
     assert runner.drain(10)
     runner.close()
@@ -95,7 +96,7 @@ def test_the_queue_sheds_under_load_and_counts_the_skips():
         gate.wait(5)
         return replace(CONTROL, path=path)
 
-    runner = ShadowRunner(slow, publishers=[published], workers=1, queue_size=2, timeout=30)
+    runner = ShadowRunner(slow, rules=reviewed_rules(), publishers=[published], workers=1, queue_size=2, timeout=30)
     started = time.perf_counter()
     accepted = [runner.submit(DIRECT, "u", Observation("original", CONTROL, None, 0.05), object(), None) for _ in range(10)]
     assert time.perf_counter() - started < 0.5  # submit never waits for the candidate
@@ -114,7 +115,7 @@ def test_a_failing_publisher_does_not_stop_the_others():
     def broken(result):
         raise ValueError("publisher down")
 
-    runner = ShadowRunner(lambda path, route, upload, base: replace(CONTROL, path=path), publishers=[broken, published],
+    runner = ShadowRunner(lambda path, route, upload, base: replace(CONTROL, path=path), rules=reviewed_rules(), publishers=[broken, published],
                           on_error=lambda op, exc: errors.append(op))
     runner.submit(DIRECT, "u", Observation("original", CONTROL, None, 0.05), object(), None)
     assert runner.drain(5)

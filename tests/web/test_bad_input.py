@@ -9,7 +9,8 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Incidence, PortalUpdate, UploadedFile
+from app.compose import services_of
+from app.ingest.models import Incidence, PortalUpdate, UploadedFile
 from app.workbook import hostile
 from app.workbook.generator import generate_workbook
 from tests.conftest import JSON, post_file
@@ -175,7 +176,7 @@ def test_the_configured_limits_apply_to_uploads(tmp_path, sqlite_url):
     assert (body["error_type"], body["error_code"]) == ("conversion_failed", "too_many_cells")
     big = post_file(client, "/upload_refactored", workbook.data + b"\0" * 60_000)
     assert big.status_code == 413
-    app.extensions["portal"].db.dispose()
+    services_of(app).db.dispose()
 
 
 @pytest.mark.parametrize("path", ["original", "refactored"])

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from app.flags_cli import flags_group, rollback_command
+from app.cli.flags import flags_group, rollback_command
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from app.config import ConfigError, load_settings
+from app.cli.common import settings
 from flags import (
     ACTIONS,
     ALL_FLAGS,
@@ -48,11 +48,7 @@ def _default_actor() -> str:
 
 
 def _open() -> FlagService:
-    try:
-        settings = load_settings()
-    except ConfigError as error:
-        raise click.ClickException(f"configuration: {error}") from None
-    service = open_service(settings.flag_store_url)
+    service = open_service(settings().flag_store_url)
     click.get_current_context().call_on_close(service.close)
     return service
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.harness.names import GUARD_ACTOR, ROUTE_FLAGS, SERVER_ERRORS
 from app.ingest.outcome import PATHS
-from app.metrics import GUARD_ACTOR, ROUTE_FLAGS, SERVER_ERRORS
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app import create_app
+from app.compose import services_of
 from app.workbook.generator import generate_workbook
 from tests.conftest import JSON, make_settings, post_file
 
@@ -12,8 +13,8 @@ from tests.conftest import JSON, make_settings, post_file
 @pytest.fixture
 def routed(tmp_path, sqlite_url):
     app = create_app(settings=make_settings(tmp_path, sqlite_url, trust_user_header=True))
-    yield app, app.extensions["flags"]
-    app.extensions["portal"].db.dispose()
+    yield app, services_of(app).flags
+    services_of(app).db.dispose()
 
 
 def _upload(client, user, url="/upload", seed=1):
@@ -68,7 +69,7 @@ def test_a_users_path_is_sticky_and_the_kill_switch_takes_everyone_back(routed):
 
 def test_an_anonymous_browser_stays_on_one_path(tmp_path, sqlite_url):
     app = create_app(settings=make_settings(tmp_path, sqlite_url))
-    app.extensions["flags"].set_percent("refactored_upload", 50, actor="test")
+    services_of(app).flags.set_percent("refactored_upload", 50, actor="test")
     paths = set()
     for browser in range(12):
         client = app.test_client()
@@ -78,7 +79,7 @@ def test_an_anonymous_browser_stays_on_one_path(tmp_path, sqlite_url):
         assert len(seen) == 1
         paths |= seen
     assert paths == {"original", "refactored"}
-    app.extensions["portal"].db.dispose()
+    services_of(app).db.dispose()
 
 
 def test_pinned_routes_ignore_the_flags(routed):
@@ -114,12 +115,12 @@ def test_a_flag_store_outage_never_fails_an_upload(tmp_path, sqlite_url):
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.get_json()["flag_store"].startswith("unreachable")
     assert ready.get_json()["database"] == "ok"
-    app.extensions["portal"].db.dispose()
+    services_of(app).db.dispose()
 
 
 def test_a_router_that_breaks_still_serves_the_original_path(routed):
-    from app.metrics import Metrics
-    from app.router import Router
+    from app.harness.metrics import Metrics
+    from app.harness.router import Router
 
     class Broken:
         def decide(self, flag, user):

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app import create_app
+from app.compose import services_of
 from app.config import AdminToken
+from app.ingest.models import Incidence, PortalUpdate, UploadedFile, utcnow
 from app.ingest.persistence import apply_merge
-from app.models import Incidence, PortalUpdate, UploadedFile, utcnow
 from app.workbook.generator import generate_workbook
 from tests.conftest import make_settings, post_file
 
@@ -23,20 +24,20 @@ TOKEN = "r" * 24
 def shadowed(tmp_path, database_url):
     app = create_app(settings=make_settings(tmp_path, database_url, trust_user_header=True,
                                             admin_tokens=(AdminToken("auditor", TOKEN, can_write=False),)))
-    flags = app.extensions["flags"]
+    flags = services_of(app).flags
     flags.set_percent("shadow_upload", 100, actor="test")
     flags.set_percent("shadow_staged_upload", 100, actor="test")
     yield app
-    app.extensions["shadowing"].close()
-    app.extensions["portal"].db.dispose()
+    services_of(app).shadowing.close()
+    services_of(app).db.dispose()
 
 
 def _runs(app, **labels) -> float:
-    return app.extensions["metrics"].registry.get_sample_value("portal_shadow_runs_total", labels) or 0.0
+    return services_of(app).metrics.registry.get_sample_value("portal_shadow_runs_total", labels) or 0.0
 
 
 def _snapshot(app) -> dict:
-    portal = app.extensions["portal"]
+    portal = services_of(app)
     with portal.db.session() as s:
         incidences = {i.id_incidence: i.misc_json for i in s.execute(select(Incidence)).scalars()}
         updates = s.scalar(select(func.count()).select_from(PortalUpdate))
@@ -53,18 +54,18 @@ def _snapshot(app) -> dict:
 @pytest.mark.parametrize("existing", [False, True], ids=["new-incidence", "existing-incidence"])
 def test_a_shadowed_upload_leaves_only_what_the_control_wrote(shadowed, control, route, existing):
     app = shadowed
-    flags = app.extensions["flags"]
+    flags = services_of(app).flags
     flag = "refactored_upload" if route == "upload" else "refactored_staged_upload"
     flags.set_percent(flag, 100 if control == "refactored" else 0, actor="test")
     id_incidence = 8100 + existing
     if existing:
-        apply_merge(app.extensions["portal"].db, id_incidence, {"id_incidence": id_incidence, "staff_note": "kept"},
+        apply_merge(services_of(app).db, id_incidence, {"id_incidence": id_incidence, "staff_note": "kept"},
                     sector="Landfill", user="staff", comments=None, now=utcnow())
     before = _snapshot(app)
     workbook = generate_workbook("landfill_v01_00", seed=3, id_incidence=id_incidence)
     response = post_file(app.test_client(), f"/{route}", workbook.data, headers={"X-Portal-User": "dana"})
     assert response.status_code in (200, 201) and response.headers["X-Ingest-Path"] == control
-    assert app.extensions["shadowing"].runner.drain(30)
+    assert services_of(app).shadowing.runner.drain(30)
     after = _snapshot(app)
     body = response.get_json()
     staged = route == "upload_staged"
@@ -84,25 +85,25 @@ def test_a_shadowed_upload_leaves_only_what_the_control_wrote(shadowed, control,
     # the shadow run happened, matched, and did not touch the user-path metrics
     route_label = "staged" if staged else "direct"
     assert _runs(app, route=route_label, primary=control, result="match") == 1
-    requests = app.extensions["metrics"].registry.get_sample_value(
+    requests = services_of(app).metrics.registry.get_sample_value(
         "portal_ingest_requests_total", {"route": route_label, "path": control, "outcome": "success", "error_type": "none"})
     assert requests == 1
 
 
 def test_sampling_follows_the_shadow_flag_per_request(shadowed):
     app = shadowed
-    flags = app.extensions["flags"]
+    flags = services_of(app).flags
     flags.set_percent("shadow_upload", 50, actor="test")
     client = app.test_client()
     data = generate_workbook("energy_v01_00", seed=4).data
     for _ in range(40):
         post_file(client, "/upload", data, headers={"X-Portal-User": "the-same-user"})
-    assert app.extensions["shadowing"].runner.drain(60)
+    assert services_of(app).shadowing.runner.drain(60)
     shadowed_runs = _runs(app, route="direct", primary="original", result="match")
     assert 8 <= shadowed_runs <= 32  # a share of requests, even for one user
     flags.kill("shadow_upload", actor="test", reason="stop shadowing")
     post_file(client, "/upload", data, headers={"X-Portal-User": "x"})
-    assert app.extensions["shadowing"].runner.drain(10)
+    assert services_of(app).shadowing.runner.drain(10)
     assert _runs(app, route="direct", primary="original", result="match") == shadowed_runs
     assert post_file(client, "/upload_refactored", data).status_code == 200  # pinned routes are not shadowed
     assert _runs(app, route="direct", primary="refactored", result="match") == 0
@@ -111,7 +112,7 @@ def test_sampling_follows_the_shadow_flag_per_request(shadowed):
 def _corpus():
     """The whole parity corpus: shared samples when present, every schema and variant,
     every hostile file, odd ids."""
-    from tests.test_parity import CORPUS
+    from tests.ingest.test_parity import CORPUS
 
     return [data for _, data in CORPUS]
 
@@ -120,7 +121,7 @@ def _corpus():
 def test_the_corpus_shows_no_mismatch_a_a_and_a_b(tmp_path, sqlite_url, same_path):
     app = create_app(settings=make_settings(tmp_path, sqlite_url, trust_user_header=True, shadow_same_path=same_path,
                                             shadow_queue=256))
-    flags = app.extensions["flags"]
+    flags = services_of(app).flags
     for flag in ("shadow_upload", "shadow_staged_upload"):
         flags.set_percent(flag, 100, actor="test")
     flags.set_percent("refactored_staged_upload", 100, actor="test")  # staged controls refactored, direct original
@@ -129,23 +130,23 @@ def test_the_corpus_shows_no_mismatch_a_a_and_a_b(tmp_path, sqlite_url, same_pat
     for n, data in enumerate(corpus):
         post_file(client, "/upload", data, headers={"X-Portal-User": f"u{n}"})
         post_file(client, "/upload_staged", data, headers={"X-Portal-User": f"u{n}"})
-    runner = app.extensions["shadowing"].runner
+    runner = services_of(app).shadowing.runner
     assert runner.drain(300)
     total = lambda result: sum(_runs(app, route=r, primary=p, result=result)  # noqa: E731
                                for r in ("direct", "staged") for p in ("original", "refactored"))
-    assert total("mismatch") == 0, app.extensions["shadowing"].store.recent(5)
+    assert total("mismatch") == 0, services_of(app).shadowing.store.recent(5)
     assert total("error") == total("timeout") == total("skipped") == 0
     if same_path:
         assert total("match") == 2 * len(corpus) and total("ignored") == 0
     else:
         assert total("match") + total("ignored") == 2 * len(corpus) and total("ignored") > 0
-    app.extensions["shadowing"].close()
-    app.extensions["portal"].db.dispose()
+    services_of(app).shadowing.close()
+    services_of(app).db.dispose()
 
 
 def test_a_mismatch_is_stored_and_readable_through_the_admin_api(shadowed):
     app = shadowed
-    shadowing = app.extensions["shadowing"]
+    shadowing = services_of(app).shadowing
     original_candidate = shadowing._candidate
 
     def altered(path, route, upload, base):  # a refactored path with a bug in one field
@@ -159,7 +160,7 @@ def test_a_mismatch_is_stored_and_readable_through_the_admin_api(shadowed):
     post_file(client, "/upload", generate_workbook("landfill_v01_01", seed=6).data, headers={"X-Portal-User": "dana"})
     assert shadowing.runner.drain(30)
     assert _runs(app, route="direct", primary="original", result="mismatch") == 1
-    assert app.extensions["metrics"].registry.get_sample_value(
+    assert services_of(app).metrics.registry.get_sample_value(
         "portal_shadow_field_mismatches_total", {"route": "direct", "field": "sector"}) == 1
     assert client.get("/admin/api/shadow/summary").status_code == 401
     auth = {"Authorization": f"Bearer {TOKEN}"}
@@ -177,18 +178,18 @@ def test_candidates_run_in_a_low_priority_process_by_default(tmp_path, sqlite_ur
     import os as _os
 
     app = create_app(settings=make_settings(tmp_path, sqlite_url, trust_user_header=True, shadow_processes=1))
-    shadowing = app.extensions["shadowing"]
+    shadowing = services_of(app).shadowing
     try:
         pool = shadowing._pool
         assert pool is not None
         assert pool._pool.submit(_os.nice, 0).result(timeout=60) == 19  # nice 19: the user's request goes first
         assert pool._pool.submit(_os.getpid).result(timeout=10) != _os.getpid()
-        app.extensions["flags"].set_percent("shadow_upload", 100, actor="test")
-        app.extensions["flags"].set_percent("refactored_upload", 100, actor="test")
+        services_of(app).flags.set_percent("shadow_upload", 100, actor="test")
+        services_of(app).flags.set_percent("refactored_upload", 100, actor="test")
         response = post_file(app.test_client(), "/upload", generate_workbook("generic_v01_00", seed=2).data)
         assert response.status_code == 200
         assert shadowing.runner.drain(60)
         assert _runs(app, route="direct", primary="refactored", result="match") == 1
     finally:
         shadowing.close()
-        app.extensions["portal"].db.dispose()
+        services_of(app).db.dispose()

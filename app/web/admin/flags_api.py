@@ -1,4 +1,4 @@
-"""The flag admin JSON API under /admin/api/flags, and `init_app` that builds the flag service.
+"""The flag admin JSON API under /admin/api/flags.
 
 Bearer tokens come from `settings.admin_tokens` (HARNESS_ADMIN_TOKENS), each with an
 actor name written to the audit log; there is no default token, so with none configured
@@ -11,44 +11,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from app.admin_auth import error_response as _error
-from app.admin_auth import require_token as _require_token
-from app.config import Settings
-from flags import (
-    FlagError,
-    FlagService,
-    InvalidValue,
-    StoreUnavailable,
-    UnknownFlag,
-    open_service,
-)
+from app.compose import current_services
+from app.web.admin.auth import api_error as _error
+from app.web.admin.auth import require_token as _require_token
+from flags import FlagError, FlagService, InvalidValue, StoreUnavailable, UnknownFlag
 
-__all__ = ["bp", "flag_service", "init_app"]
+__all__ = ["bp", "flag_service"]
 
 bp = Blueprint("flag_admin", __name__, url_prefix="/admin/api/flags")
-
-EXTENSION = "flags"
-
-
-def init_app(app: Flask) -> None:
-    """Build the flag service from the app's settings, create missing flags, register the API."""
-    settings: Settings = app.config["HARNESS"]
-    service = open_service(settings.flag_store_url)
-    try:
-        service.ensure_flags()
-    except StoreUnavailable as error:
-        # Start anyway: decisions fall back to the original path until the store is back.
-        app.logger.warning("flag store unavailable at start-up (%s); flags fall back safely", error)
-    app.extensions[EXTENSION] = service
-    app.register_blueprint(bp)
 
 
 def flag_service() -> FlagService:
     """The current app's flag service."""
-    return current_app.extensions[EXTENSION]
+    return current_services().flags
 
 
 # -- authentication ----------------------------------------------------------------------

@@ -8,19 +8,16 @@ from contextlib import contextmanager
 
 import click
 
-from app.config import ConfigError, load_settings
+from app.cli.common import settings
 
 
 @contextmanager
 def _store() -> Iterator:
     from shadow import MismatchStore
 
+    database_url = settings().database_url
     try:
-        settings = load_settings()
-    except ConfigError as exc:
-        raise click.ClickException(f"configuration error: {exc}") from None
-    try:
-        store = MismatchStore(settings.database_url)
+        store = MismatchStore(database_url)
     except Exception as exc:  # noqa: BLE001 - unreachable database
         raise click.ClickException(f"database unreachable: {str(exc).splitlines()[0]}") from None
     try:

@@ -15,27 +15,28 @@ import os
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from types import SimpleNamespace
 
 from app.config import Settings
-from app.ingest.context import IngestContext
-from app.ingest.outcome import DIRECT, STAGED, Outcome, Upload
-from app.ingest.paths import IMPLEMENTATIONS
-from app.metrics import SERVER_ERRORS, Metrics
-from app.workbook.guard import Limits
-from flags.names import SHADOW_STAGED_UPLOAD, SHADOW_UPLOAD
-from shadow import IgnoreRules, MismatchStore, Observation, Result, ShadowRunner
+from app.harness.metrics import Metrics
+from app.harness.names import SERVER_ERRORS, SHADOW_FLAGS
+from app.ingest.implementations import IMPLEMENTATIONS
+from app.ingest.outcome import Outcome, Upload
+from app.ingest.parity import INTENDED_DIFFERENCES, VOLATILE_FIELDS
+from app.workbook.inspection import Limits
+from shadow import IgnoreRule, IgnoreRules, MismatchStore, Observation, Result, ShadowRunner
 from shadow.result import SKIPPED
 
 log = logging.getLogger(__name__)
-SHADOW_FLAGS = {DIRECT: SHADOW_UPLOAD, STAGED: SHADOW_STAGED_UPLOAD}
+
+
+def reviewed_rules() -> IgnoreRules:
+    """The shadow's comparison rules from the reviewed parity file (the parity tests' list)."""
+    return IgnoreRules((IgnoreRule(d.field, d.reason, d.applies) for d in INTENDED_DIFFERENCES), VOLATILE_FIELDS)
 
 
 def evaluate_candidate(path: str, route: str, upload: Upload, base: dict | None, limits: Limits) -> Outcome:
     """The candidate path's decision against `base`, writing nothing (runs in a pool process)."""
-    # `evaluate` reads only the limits from its context: no database, no upload folder.
-    context = SimpleNamespace(limits=limits, db=None, files=None)
-    return IMPLEMENTATIONS[path].evaluate(context, upload, route, lambda _id: base)
+    return IMPLEMENTATIONS[path].evaluate(limits, upload, route, lambda _id: base)
 
 
 def _lower_priority(niceness: int) -> None:
@@ -83,21 +84,21 @@ class CandidatePool:
 class Shadowing:
     """Decides which uploads to shadow and runs them."""
 
-    def __init__(self, settings: Settings, ingest: IngestContext, flags, metrics: Metrics, store: MismatchStore) -> None:
-        self._ingest = ingest
+    def __init__(self, settings: Settings, limits: Limits, flags, metrics: Metrics, store: MismatchStore) -> None:
+        self._limits = limits
         self._flags = flags
         self._metrics = metrics
         self.store = store
-        self._pool = (CandidatePool(settings.shadow_processes, ingest.limits, settings.shadow_timeout)
+        self._pool = (CandidatePool(settings.shadow_processes, limits, settings.shadow_timeout)
                       if settings.shadow_processes else None)
         self.runner = ShadowRunner(
-            self._pool or self._candidate, rules=IgnoreRules.reviewed(), publishers=(self._count, store.record),
+            self._pool or self._candidate, rules=reviewed_rules(), publishers=(self._count, store.record),
             workers=settings.shadow_workers, queue_size=settings.shadow_queue, timeout=settings.shadow_timeout,
             same_path=settings.shadow_same_path, on_error=self._on_error,
         )
 
     def _candidate(self, path: str, route: str, upload: Upload, base: dict | None) -> Outcome:
-        return evaluate_candidate(path, route, upload, base, self._ingest.limits)
+        return evaluate_candidate(path, route, upload, base, self._limits)
 
     def _count(self, result: Result) -> None:
         self._metrics.count_shadow(result)

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from app.guard import GUARD_ACTOR, PathTotals, RegressionGuard, Thresholds, parse_totals, quantile, run_once
+from app.harness.metrics import FlagCollector, Metrics, exposition
+from app.harness.rollback_guard import (
+    GUARD_ACTOR,
+    PathTotals,
+    RegressionGuard,
+    Thresholds,
+    parse_totals,
+    quantile,
+    run_once,
+)
 from app.ingest.outcome import DIRECT, STAGED, Failure, Outcome
-from app.metrics import FlagCollector, Metrics, exposition
 from flags import MemoryFlagStore
 from flags.service import FlagService
 

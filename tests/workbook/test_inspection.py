@@ -9,7 +9,7 @@ import pytest
 from app.workbook import hostile
 from app.workbook.errors import CorruptWorkbook, NotAWorkbook, UnsafeWorkbook
 from app.workbook.generator import generate_workbook
-from app.workbook.guard import Limits, inspect_workbook
+from app.workbook.inspection import Limits, inspect_workbook
 from app.workbook.parse import parse_workbook
 from app.workbook.readers import CalamineReader, OpenpyxlReader
 
@@ -102,7 +102,7 @@ def test_the_direct_zip_directory_reader_agrees_with_zipfile():
     import io
     import zipfile
 
-    from app.workbook.guard import read_directory
+    from app.workbook.inspection import read_directory
 
     data = generate_workbook("dairy_digester_v01_00", seed=2).data
     expected = [(i.filename, i.file_size, i.compress_size, i.header_offset) for i in zipfile.ZipFile(io.BytesIO(data)).infolist()]

@@ -13,11 +13,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import current_app, g, jsonify, request
+from flask import g, request
 
+from app.compose import current_services
 from app.config import AdminToken
+from app.web.respond import error_response
 
-__all__ = ["error_response", "match_token", "require_token"]
+__all__ = ["api_error", "match_token", "require_token"]
 
 
 def match_token(presented: str, tokens: tuple[AdminToken, ...]) -> AdminToken | None:
@@ -30,13 +32,9 @@ def match_token(presented: str, tokens: tuple[AdminToken, ...]) -> AdminToken | 
     return found
 
 
-def error_response(status: int, error: str, message: str, **extra: Any):
-    """A JSON error answer; 401 carries the Bearer challenge."""
-    response = jsonify({"error": error, "message": message, **extra})
-    response.status_code = status
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="harness-admin"'
-    return response
+def api_error(status: int, error: str, message: str, **extra: Any):
+    """The admin APIs' JSON error answer (`error_response` in its API form)."""
+    return error_response(status, message, code=error, api=True, **extra)
 
 
 def require_token(write: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -44,15 +42,15 @@ def require_token(write: bool) -> Callable[[Callable[..., Any]], Callable[..., A
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def guarded(*args: Any, **kwargs: Any):
-            tokens = current_app.config["HARNESS"].admin_tokens
+            tokens = current_services().settings.admin_tokens
             if not tokens:
-                return error_response(401, "unauthorized", "no admin tokens are configured (set HARNESS_ADMIN_TOKENS)")
+                return api_error(401, "unauthorized", "no admin tokens are configured (set HARNESS_ADMIN_TOKENS)")
             scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
             token = match_token(presented.strip(), tokens) if scheme.lower() == "bearer" and presented.strip() else None
             if token is None:
-                return error_response(401, "unauthorized", "a valid bearer token is required")
+                return api_error(401, "unauthorized", "a valid bearer token is required")
             if write and not token.can_write:
-                return error_response(403, "forbidden", f"token for {token.actor!r} is read-only")
+                return api_error(403, "forbidden", f"token for {token.actor!r} is read-only")
             g.flag_actor = g.admin_actor = token.actor
             return view(*args, **kwargs)
 

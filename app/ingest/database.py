@@ -16,12 +16,10 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+from app.ingest.errors import DatabaseUnavailable
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 WRITE = {"sqlite_write": True}
-
-
-class DatabaseUnavailable(RuntimeError):
-    """The database could not be reached or refused the operation."""
 
 
 def make_engine(url: str) -> Engine:

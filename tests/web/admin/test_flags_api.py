@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app import create_app
+from app.compose import services_of
 from app.config import AdminToken
 
 WRITE_TOKEN = "w" * 32
@@ -31,7 +32,7 @@ def build_app(tmp_path, tokens):
 def app(tmp_path):
     app = build_app(tmp_path, (AdminToken("alice", WRITE_TOKEN), AdminToken("viewer", READ_TOKEN, can_write=False)))
     yield app
-    app.extensions["flags"].close()
+    services_of(app).flags.close()
 
 
 @pytest.fixture
@@ -59,11 +60,11 @@ def test_a_restart_does_not_reset_the_flags(tmp_path):
     tokens = (AdminToken("alice", WRITE_TOKEN),)
     first = build_app(tmp_path, tokens)
     first.test_client().put("/admin/api/flags/refactored_upload/percent", json={"percent": 25}, headers=auth())
-    first.extensions["flags"].close()
+    services_of(first).flags.close()
     second = build_app(tmp_path, tokens)
     response = second.test_client().get("/admin/api/flags/refactored_upload", headers=auth())
     assert response.json["flag"]["percent"] == 25
-    second.extensions["flags"].close()
+    services_of(second).flags.close()
 
 
 def test_without_a_token_the_api_answers_401(client):
@@ -91,7 +92,7 @@ def test_with_no_token_configured_the_api_refuses_everything(tmp_path):
     response = client.post("/admin/api/flags/rollback", json={"reason": "x"}, headers=auth())
     assert response.status_code == 401
     assert "HARNESS_ADMIN_TOKENS" in response.json["message"]
-    app.extensions["flags"].close()
+    services_of(app).flags.close()
 
 
 def test_setting_the_percent_changes_decisions_and_is_audited_under_the_tokens_actor(client, app):
@@ -100,7 +101,7 @@ def test_setting_the_percent_changes_decisions_and_is_audited_under_the_tokens_a
     )
     assert response.status_code == 200
     assert response.json["flag"]["percent"] == 100
-    assert app.extensions["flags"].decide("refactored_upload", "anyone").enabled
+    assert services_of(app).flags.decide("refactored_upload", "anyone").enabled
     entries = client.get("/admin/api/flags/history?flag=refactored_upload", headers=auth()).json["entries"]
     assert (entries[0]["action"], entries[0]["actor"], entries[0]["old"], entries[0]["new"], entries[0]["reason"]) == (
         "percent",
@@ -121,7 +122,7 @@ def test_allow_and_deny_lists_are_edited_with_user_lists(client):
 
 
 def test_kill_resume_and_rollback(client, app):
-    service = app.extensions["flags"]
+    service = services_of(app).flags
     client.put("/admin/api/flags/refactored_upload/percent", json={"percent": 100}, headers=auth())
     assert client.post("/admin/api/flags/refactored_upload/kill", json={}, headers=auth()).status_code == 400
     response = client.post("/admin/api/flags/refactored_upload/kill", json={"reason": "errors"}, headers=auth())
@@ -171,5 +172,5 @@ def test_an_unreachable_store_answers_503_and_the_app_still_starts(tmp_path):
     response = client.post("/admin/api/flags/refactored_upload/kill", json={"reason": "x"}, headers=auth())
     assert response.status_code == 503
     assert response.json["error"] == "store_unavailable"
-    assert app.extensions["flags"].decide("refactored_upload", "u").reason == "store_fallback"
-    app.extensions["flags"].close()
+    assert services_of(app).flags.decide("refactored_upload", "u").reason == "store_fallback"
+    services_of(app).flags.close()

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from app.admin_auth import error_response, require_token
+from app.compose import current_services
+from app.web.admin.auth import api_error, require_token
 
 bp = Blueprint("shadow_admin", __name__, url_prefix="/admin/api/shadow")
 
 
-def init_app(app: Flask) -> None:
-    """Register the API."""
-    app.register_blueprint(bp)
-
-
 def _store():
-    return current_app.extensions["shadowing"].store
+    return current_services().shadowing.store
 
 
 def _route() -> str | None:
@@ -37,7 +33,7 @@ def mismatches():
     try:
         limit = int(request.args.get("limit", 20))
     except ValueError:
-        return error_response(400, "invalid_limit", "limit must be a whole number")
+        return api_error(400, "invalid_limit", "limit must be a whole number")
     return jsonify({"mismatches": [r.to_dict() for r in _store().recent(limit, _route())]})
 
 
@@ -47,5 +43,5 @@ def mismatch(record_id: int):
     """One mismatch in full."""
     record = _store().get(record_id)
     if record is None:
-        return error_response(404, "not_found", f"no mismatch #{record_id}")
+        return api_error(404, "not_found", f"no mismatch #{record_id}")
     return jsonify(record.to_dict())

@@ -30,39 +30,23 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from flags.names import ALL_FLAGS, REFACTORED_STAGED_UPLOAD, REFACTORED_UPLOAD
-from shadow.normalise import VOLATILE
-
-from app.ingest.outcome import (
-    CONFLICT,
-    CONVERSION_FAILED,
-    DATABASE_ERROR,
-    DIRECT,
-    FILE_ERROR,
-    MISSING_ID,
-    PATHS,
-    PROCESSING_ERROR,
-    ROUTES,
-    STAGED,
-    VALIDATION_ERROR,
-    Outcome,
+from app.harness.names import (
+    DECISIONS,
+    FALLBACK_SOURCES,
+    GUARD_ACTOR,
+    ROLLBACK_TRIGGERS,
+    ROUTE_FLAGS,
+    UPLOAD_ERROR_TYPES,
 )
+from app.ingest.outcome import PATHS, PROCESSING_ERROR, ROUTES, Outcome
+from app.ingest.parity import VOLATILE_FIELDS
+from flags.names import ALL_FLAGS
 
-CLIENT_ERRORS = (FILE_ERROR, CONVERSION_FAILED, MISSING_ID, VALIDATION_ERROR, CONFLICT)
-SERVER_ERRORS = (DATABASE_ERROR, PROCESSING_ERROR)
-UPLOAD_ERROR_TYPES = (FILE_ERROR, CONVERSION_FAILED, MISSING_ID, VALIDATION_ERROR, DATABASE_ERROR, PROCESSING_ERROR)
 # Uploads take milliseconds (refactored) to a few hundred milliseconds (original, large forms).
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-ROUTE_FLAGS = {DIRECT: REFACTORED_UPLOAD, STAGED: REFACTORED_STAGED_UPLOAD}
-# Which reasons can send a request down which path.
-DECISIONS = {"refactored": ("allow_list", "percentage"), "original": ("kill_switch", "deny_list", "off", "store_fallback")}
-FALLBACK_SOURCES = ("last_known", "safe_default")
 # Outcome fields a shadow mismatch can name (the bounded `field` label): all but the volatile ones.
-SHADOW_FIELDS = tuple(f.name for f in fields(Outcome) if f.name not in VOLATILE)
+SHADOW_FIELDS = tuple(f.name for f in fields(Outcome) if f.name not in VOLATILE_FIELDS)
 SHADOW_RESULTS = ("match", "mismatch", "ignored", "error", "timeout", "skipped")
-ROLLBACK_TRIGGERS = ("manual", "guard")
-GUARD_ACTOR = "rollback-guard"
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 log = logging.getLogger(__name__)
 
 
@@ -176,13 +160,12 @@ class FlagCollector(Collector):
         yield rollbacks
 
 
-def exposition(metrics: Metrics, flag_collector: FlagCollector) -> bytes:
-    """The text exposition: all workers' values in multiprocess mode, else this registry's."""
-    if os.environ.get(MULTIPROC_ENV):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+def exposition(metrics: Metrics, flag_collector: FlagCollector, multiprocess_dir: str | None = None) -> bytes:
+    """The text exposition: every worker's values from `multiprocess_dir` when set, else this registry's."""
+    registry = CollectorRegistry()
+    if multiprocess_dir:
+        multiprocess.MultiProcessCollector(registry, path=multiprocess_dir)
     else:
-        registry = CollectorRegistry()
         registry.register(_Forward(metrics.registry))
     registry.register(flag_collector)
     return generate_latest(registry)
@@ -208,10 +191,10 @@ def prepare_multiprocess_dir(path) -> str:
     return str(path)
 
 
-def mark_worker_dead(pid: int) -> None:
+def mark_worker_dead(pid: int, multiprocess_dir: str | None) -> None:
     """gunicorn `child_exit`: drop a dead worker's live-gauge files (its counters stay summed)."""
-    if os.environ.get(MULTIPROC_ENV):
-        multiprocess.mark_process_dead(pid)
+    if multiprocess_dir:
+        multiprocess.mark_process_dead(pid, path=multiprocess_dir)
 
 
-__all__ = ["CLIENT_ERRORS", "SERVER_ERRORS", "FlagCollector", "Metrics", "exposition", "mark_worker_dead", "prepare_multiprocess_dir"]
+__all__ = ["FlagCollector", "Metrics", "exposition", "mark_worker_dead", "prepare_multiprocess_dir"]

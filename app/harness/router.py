@@ -10,15 +10,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from app.harness.metrics import Metrics
+from app.harness.names import ROUTE_FLAGS, STORE_FALLBACK
 from app.ingest.outcome import ORIGINAL
-from app.metrics import ROUTE_FLAGS, Metrics
 
 log = logging.getLogger(__name__)
-FAILSAFE_REASON = "store_fallback"
 
 
 @dataclass(frozen=True)
-class Route:
+class PathChoice:
     """The path chosen for one routed upload and why."""
 
     flag: str
@@ -33,14 +33,14 @@ class Router:
         self._flags = flags
         self._metrics = metrics
 
-    def choose(self, route: str, user: str) -> Route:
+    def choose(self, route: str, user: str) -> PathChoice:
         """The path for `user` on `route` (direct or staged); never raises."""
         flag = ROUTE_FLAGS[route]
         try:
             decision = self._flags.decide(flag, user)
-            chosen = Route(flag, decision.path, decision.reason)
+            chosen = PathChoice(flag, decision.path, decision.reason)
         except Exception:  # the flag service promises not to raise; the upload matters more
             log.exception("routing %s failed; serving the original path", flag)
-            chosen = Route(flag, ORIGINAL, FAILSAFE_REASON)
+            chosen = PathChoice(flag, ORIGINAL, STORE_FALLBACK)
         self._metrics.count_decision(chosen.flag, chosen.path, chosen.reason)
         return chosen

@@ -7,8 +7,10 @@ import re
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.compose import services_of
+from app.harness.metrics import Metrics
+from app.harness.names import CLIENT_ERRORS, SERVER_ERRORS
 from app.ingest.outcome import DIRECT, Failure, Outcome
-from app.metrics import CLIENT_ERRORS, SERVER_ERRORS, Metrics
 from app.workbook import hostile
 from app.workbook.generator import generate_workbook
 from tests.conftest import post_file
@@ -86,7 +88,7 @@ def test_client_rejections_and_server_failures_are_told_apart():
 
 
 def test_flag_gauges_follow_the_flag_store(app, client):
-    flags = app.extensions["flags"]
+    flags = services_of(app).flags
     flags.set_percent("refactored_upload", 25, actor="ops")
     flags.set_percent("shadow_upload", 12.5, actor="ops")
     samples = scrape(client)

@@ -7,11 +7,12 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
+from app.compose import services_of
 from app.forms import all_schemas
 from app.ingest import original, refactored
+from app.ingest.models import Incidence, PortalUpdate
 from app.ingest.outcome import DIRECT, STAGED, Outcome, Upload
 from app.ingest.parity import INTENDED_DIFFERENCES, unexplained_differences
-from app.models import Incidence, PortalUpdate
 from app.workbook import hostile
 from app.workbook.generator import VARIANTS, generate_workbook
 from tests.conftest import SHARED_FORMS, make_settings
@@ -40,8 +41,8 @@ CORPUS = _corpus()
 @pytest.fixture(scope="module")
 def ingest(tmp_path_factory):
     """An ingestion context; `evaluate` reads bases from the lookup given, never the database."""
-    from app.db import Database
     from app.ingest.context import IngestContext
+    from app.ingest.database import Database
     from app.ingest.files import FileStore
 
     folder = tmp_path_factory.mktemp("parity")
@@ -64,15 +65,15 @@ def test_every_intended_difference_gives_its_reason():
 @pytest.mark.parametrize("name, data", CORPUS, ids=[c[0] for c in CORPUS])
 def test_both_paths_decide_the_same_on_the_corpus(ingest, name, data, route, base):
     upload = Upload(data, f"{name}.xlsx", "parity-user")
-    a = original.evaluate(ingest, upload, route, BASES[base])
-    b = refactored.evaluate(ingest, upload, route, BASES[base])
+    a = original.evaluate(ingest.limits, upload, route, BASES[base])
+    b = refactored.evaluate(ingest.limits, upload, route, BASES[base])
     assert (a.path, b.path) == ("original", "refactored")
     assert unexplained_differences(a, b) == []
     assert a.success == b.success
 
 
 def _store(app):
-    portal = app.extensions["portal"]
+    portal = services_of(app)
     with portal.db.session() as s:
         incidences = {i.id_incidence: i.misc_json for i in s.execute(select(Incidence)).scalars()}
         updates = sorted(repr((u.id_incidence, u.key, u.old_value, u.new_value)) for u in s.execute(select(PortalUpdate)).scalars())
@@ -95,10 +96,10 @@ def test_both_paths_leave_the_same_data_behind(tmp_path, sqlite_template):
         folder = tmp_path / impl.__name__.rsplit(".", 1)[-1]
         folder.mkdir()
         app = create_app(settings=make_settings(folder, _sqlite_url(folder, sqlite_template)))
-        ctx = app.extensions["portal"].ingest
+        ctx = services_of(app).ingest
         outcomes[impl] = [impl.process(ctx, Upload(data, "f.xlsx", "same-user"), DIRECT) for data in sequence]
         stores.append(_store(app))
-        app.extensions["portal"].db.dispose()
+        services_of(app).db.dispose()
     assert stores[0] == stores[1]
     for a, b in zip(outcomes[original], outcomes[refactored]):
         assert unexplained_differences(a, b) == []

@@ -1,0 +1,31 @@
+"""The `harness` command line, one module per command group:
+
+    harness serve                 migrate, then run gunicorn on HARNESS_HOST:HARNESS_PORT  (serve.py)
+    harness db upgrade            bring the database schema up to date                    (db.py)
+    harness generate ...          write feedback-form workbooks                           (generate.py)
+    harness flags ... / rollback  feature flags, the kill switch, rollback everything     (flags.py)
+    harness shadow ...            shadow-run mismatches                                   (shadow.py)
+    harness guard ...             the kill-only rollback guard                            (guard.py)
+"""
+
+from __future__ import annotations
+
+import click
+
+from app.cli.db import db_group
+from app.cli.flags import flags_group, rollback_command
+from app.cli.generate import generate_command
+from app.cli.guard import guard_command
+from app.cli.serve import serve_command
+from app.cli.shadow import shadow_group
+
+COMMANDS = (serve_command, db_group, generate_command, flags_group, rollback_command, shadow_group, guard_command)
+
+
+@click.group()
+def main() -> None:
+    """ARB upload-ingestion migration harness."""
+
+
+for _command in COMMANDS:
+    main.add_command(_command)

@@ -1,0 +1,39 @@
+"""`harness serve`: migrate, prepare the folders, then run the portal under gunicorn."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from app.cli.common import settings as load
+
+
+@click.command("serve")
+@click.option("--workers", type=int, default=None, help="gunicorn worker processes (default HARNESS_WORKERS)")
+def serve_command(workers: int | None) -> None:
+    """Migrate the database, prepare the folders, and serve the portal with gunicorn."""
+    from app.compose import open_database, open_files
+    from app.config import MULTIPROC_ENV
+    from app.harness.metrics import prepare_multiprocess_dir
+
+    settings = load()
+    database = open_database(settings)
+    database.upgrade()
+    database.dispose()
+    open_files(settings)
+    # Every worker writes its metric values here; emptied so a restart starts from zero.
+    # prometheus_client reads the variable when the workers import it.
+    os.environ[MULTIPROC_ENV] = prepare_multiprocess_dir(settings.metrics_dir or settings.instance_path / "prometheus")
+    bind = f"{settings.host}:{settings.port}"
+    click.echo(f"ARB Feedback Portal on http://{bind}/  (upload form at http://{bind}/upload)")
+    click.echo(f"  database: {database.engine.url.render_as_string(hide_password=True)}")
+    click.echo(f"  uploads:  {settings.upload_folder}")
+    click.echo(f"  metrics:  http://{bind}/metrics   flags: {settings.flag_store_url.split('@')[-1]}")
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    argv = [str(gunicorn), "--bind", bind, "--workers", str(workers or settings.workers),
+            "--timeout", "60", "--graceful-timeout", "20", "--access-logfile", "-",
+            "--config", "python:app.gunicorn_conf", "app.wsgi:application"]
+    os.execv(argv[0], argv)

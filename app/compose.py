@@ -1,0 +1,119 @@
+"""The composition root: every collaborator of the portal and the harness, built from `Settings`.
+
+    settings ──> database ──> ingestion context (database, upload folders, workbook limits)
+             └─> flag service ──> metrics (fallbacks counted) ──> router
+                                                             └─> shadowing (candidate pool, mismatch store)
+
+`build_services` is the one place that decides what the app is made of; views reach the
+result through `current_services()` (typed; no string keys), tests through
+`services_of(app)`, and commands build just the parts they need with the `open_*`
+functions below. Nothing here reads the environment: `Settings` did that.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from app.config import Settings
+from app.harness.metrics import FlagCollector, Metrics
+from app.harness.router import Router
+from app.harness.shadowing import Shadowing
+from app.ingest.context import IngestContext
+from app.ingest.database import Database
+from app.ingest.files import FileStore
+from app.workbook.inspection import Limits
+from flags import FlagService, StoreUnavailable, open_service
+from shadow import MismatchStore
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+log = logging.getLogger(__name__)
+EXTENSION = "harness"
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the portal's views and the harness work with, built once per app."""
+
+    settings: Settings
+    db: Database
+    files: FileStore
+    ingest: IngestContext
+    flags: FlagService
+    metrics: Metrics
+    flag_collector: FlagCollector
+    router: Router
+    shadowing: Shadowing
+
+    def close(self) -> None:
+        """Stop background work and release connections (tests, shutdown)."""
+        self.shadowing.close()
+        self.flags.close()
+        self.db.dispose()
+
+
+def workbook_limits(settings: Settings) -> Limits:
+    """The upload guard's limits from the settings."""
+    return Limits(
+        max_decompressed_bytes=settings.max_decompressed_bytes,
+        max_compression_ratio=settings.max_compression_ratio,
+        max_cells=settings.max_cells,
+        max_sheet_area=settings.max_sheet_area,
+    )
+
+
+def open_database(settings: Settings) -> Database:
+    """The portal's database (no connection is made until it is used)."""
+    return Database(settings.database_url)
+
+
+def open_files(settings: Settings) -> FileStore:
+    """The upload folders, created if missing."""
+    files = FileStore(settings.upload_folder)
+    files.ensure()
+    return files
+
+
+def open_flags(settings: Settings) -> FlagService:
+    """The flag service on the configured store, with every known flag created (never reset)."""
+    service = open_service(settings.flag_store_url)
+    try:
+        service.ensure_flags()
+    except StoreUnavailable as error:
+        # Start anyway: decisions fall back to the original path until the store is back.
+        log.warning("flag store unavailable at start-up (%s); flags fall back safely", error)
+    return service
+
+
+def build_services(settings: Settings) -> Services:
+    """Build every collaborator from `settings`, in dependency order."""
+    db = open_database(settings)
+    files = open_files(settings)
+    limits = workbook_limits(settings)
+    ingest = IngestContext(db, files, limits)
+    flags = open_flags(settings)
+    metrics = Metrics()
+    flags.add_fallback_hook(metrics.count_fallback)
+    router = Router(flags, metrics)
+    shadowing = Shadowing(settings, limits, flags, metrics, MismatchStore(db.engine))
+    return Services(settings, db, files, ingest, flags, metrics, FlagCollector(lambda: flags), router, shadowing)
+
+
+def attach(app: Flask, services: Services) -> None:
+    """Make `services` the app's collaborators."""
+    app.extensions[EXTENSION] = services
+
+
+def services_of(app: Flask) -> Services:
+    """The collaborators of `app`."""
+    return app.extensions[EXTENSION]
+
+
+def current_services() -> Services:
+    """The collaborators of the app handling the current request (or CLI app context)."""
+    from flask import current_app
+
+    return services_of(current_app)

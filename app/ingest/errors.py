@@ -1,0 +1,41 @@
+"""Why an ingestion operation could not complete: one tree for the whole package.
+
+    IngestError                   (the message says what happened; nothing half-written)
+    ├── DatabaseUnavailable       the database could not be reached or refused the operation
+    ├── StagedConflict            the incidence changed after the upload was staged (confirm refused)
+    ├── StagedNotFound            no staged upload by that name for that incidence
+    ├── MalformedStaged           a staged file that cannot be read as one
+    └── NotConfirmable            a field asked for is not one the review offers
+
+Why a *workbook* could not be read is `app.workbook.errors.WorkbookError`; a path turns
+it into a `Failure` with the established error type, it never escapes as an exception.
+"""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """Base of every ingestion error."""
+
+
+class DatabaseUnavailable(IngestError, RuntimeError):
+    """The database could not be reached or refused the operation."""
+
+
+class StagedConflict(IngestError):
+    """The incidence changed after the upload was staged; nothing was written."""
+
+
+class StagedNotFound(IngestError, LookupError):
+    """No staged file by that name for that incidence (or the name is not a staged name)."""
+
+
+class MalformedStaged(IngestError, ValueError):
+    """A staged file that cannot be read as one (damaged, edited by hand, wrong format)."""
+
+
+class NotConfirmable(IngestError, ValueError):
+    """A field asked for is not one the review offers for confirmation."""
+
+
+__all__ = ["DatabaseUnavailable", "IngestError", "MalformedStaged", "NotConfirmable", "StagedConflict", "StagedNotFound"]

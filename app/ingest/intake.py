@@ -1,0 +1,70 @@
+"""Keeping an upload before anything else happens to it, and settling its record at the end.
+
+Both paths start the same way: the file is written under a safe name, then recorded in
+`uploaded_files` (status `received`), so nothing a user sent is lost even when
+processing fails. Both end the same way too: the record says how the upload ended
+(`failed` with the error, `staged`; the review marks `confirmed` and `discarded`).
+Each path phrases its own messages; what it does is written once, here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from app.ingest.context import IngestContext
+from app.ingest.errors import DatabaseUnavailable
+from app.ingest.files import SavedFile
+from app.ingest.outcome import Failure, Upload
+from app.ingest.persistence import finish_upload, record_upload
+
+log = logging.getLogger(__name__)
+
+
+class UploadNotRecorded(DatabaseUnavailable):
+    """The file is kept on disk but its `uploaded_files` row could not be written."""
+
+    def __init__(self, saved: SavedFile, cause: DatabaseUnavailable) -> None:
+        super().__init__(str(cause))
+        self.saved = saved
+
+
+@dataclass(frozen=True)
+class KeptUpload:
+    """An upload on disk and its record's id."""
+
+    saved: SavedFile
+    upload_id: int
+
+
+def keep(ctx: IngestContext, upload: Upload, route: str, path: str) -> KeptUpload:
+    """Write the file, then record it; raises `OSError` (nothing kept) or `UploadNotRecorded`."""
+    now = ctx.clock()
+    saved = ctx.files.save_upload(upload.data, upload.filename, now)
+    try:
+        upload_id = record_upload(
+            ctx.db, filename=upload.filename, saved_name=saved.name, route=route, ingest_path=path,
+            user=upload.user, size=len(upload.data), sha256=hashlib.sha256(upload.data).hexdigest(), now=now,
+        )
+    except DatabaseUnavailable as exc:
+        raise UploadNotRecorded(saved, exc) from exc
+    return KeptUpload(saved, upload_id)
+
+
+def settle(ctx: IngestContext, upload_id: int | None, status: str, description: str | None, *,
+           error_type: str | None = None, id_incidence: int | None = None) -> None:
+    """Say how an upload ended; with the database gone the record stays as it was (the user
+    is answered anyway, and the record is not lost: it still says `received`)."""
+    if upload_id is None:
+        return
+    try:
+        finish_upload(ctx.db, upload_id, status=status, now=ctx.clock(), description=description,
+                      error_type=error_type, id_incidence=id_incidence)
+    except DatabaseUnavailable as exc:
+        log.warning("upload %s: could not record status %s: %s", upload_id, status, exc)
+
+
+def mark_failed(ctx: IngestContext, upload_id: int | None, failure: Failure, id_incidence: int | None = None) -> None:
+    """Record that an upload failed, with its error."""
+    settle(ctx, upload_id, "failed", failure.message, error_type=failure.error_type, id_incidence=id_incidence)
