@@ -10,7 +10,7 @@ import pytest
 
 from app.harness.shadowing import reviewed_rules
 from app.ingest.outcome import DIRECT, Failure, Outcome
-from shadow import Observation, ShadowRunner
+from shadow import IgnoreRule, Observation, ShadowRunner
 
 CONTROL = Outcome("original", DIRECT, True, id_incidence=3, sector="Energy", payload={"facility_name": "Plant", "x": 1},
                   merged_misc_json={"facility_name": "Plant", "x": 1}, base_misc_json=None)
@@ -129,3 +129,20 @@ def test_a_a_calibration_runs_the_control_path_again():
     runner.close()
     failure = Outcome.failed("original", DIRECT, Failure("missing_id", "missing_id", "m"))
     assert failure.success is False
+
+
+def test_a_rule_that_raises_is_reported_through_the_error_hook_and_the_difference_stays_a_mismatch():
+    errors, published = [], Collect()
+
+    def broken(original, refactored):
+        raise KeyError("a rule reading a field that is not there")
+
+    rules = reviewed_rules().with_rule(IgnoreRule("payload", "a broken rule", broken))
+    runner = ShadowRunner(lambda path, route, upload, base: replace(CONTROL, path=path, payload={"facility_name": "B", "x": 1}),
+                          rules=rules, publishers=[published], on_error=lambda operation, error: errors.append(operation))
+    assert runner.submit(DIRECT, "u", Observation("original", CONTROL, None, 0.05), object(), None)
+    assert runner.drain(10)
+    runner.close()
+    [result] = published.results
+    assert result.kind == "mismatch" and result.fields == ("payload.facility_name",)
+    assert errors == ["ignore"]
