@@ -234,11 +234,13 @@ class StagedReviewer(PortalUser):
         if verdict.is_failure:
             return
         self.wait()  # the reviewer reads the changes; other uploads may change the incidence meanwhile
-        if self.rng.random() < self.state.discard_share:
+        keys = confirmable_keys(review)
+        # Nothing changed: the review offers discard only (a confirm of nothing is refused).
+        if not keys or self.rng.random() < self.state.discard_share:
             name, step, url, payload, judge = DISCARD_NAME, "discard", f"/discard_staged_update/{where}", None, classify_discard
         else:
             name, step, url, payload, judge = (CONFIRM_NAME, "confirm", f"/confirm_staged/{where}",
-                                               {"confirm": confirmable_keys(review)}, classify_confirm)
+                                               {"confirm": keys}, classify_confirm)
         with self.client.post(url, name=name, json=payload, headers=self.headers(user), catch_response=True) as response:
             verdict = judge(response.status_code, _body(response), error=_error(response))
             self._settle(response, verdict)

@@ -5,7 +5,8 @@
     ├── StagedConflict            the incidence changed after the upload was staged (confirm refused)
     ├── StagedNotFound            no staged upload by that name for that incidence
     ├── MalformedStaged           a staged file that cannot be read as one
-    └── NotConfirmable            a field asked for is not one the review offers
+    ├── NotConfirmable            a field asked for is not one the review offers
+    └── NothingConfirmed          a confirm with no field ticked (nothing moved, nothing stamped)
 
 Why a *workbook* could not be read is `app.workbook.errors.WorkbookError`; a path turns
 it into a `Failure` with the established error type, it never escapes as an exception.
@@ -38,4 +39,8 @@ class NotConfirmable(IngestError, ValueError):
     """A field asked for is not one the review offers for confirmation."""
 
 
-__all__ = ["DatabaseUnavailable", "IngestError", "MalformedStaged", "NotConfirmable", "StagedConflict", "StagedNotFound"]
+class NothingConfirmed(IngestError, ValueError):
+    """A confirm named no field: refused, so the staged upload stays reviewable."""
+
+
+__all__ = ["DatabaseUnavailable", "IngestError", "MalformedStaged", "NotConfirmable", "NothingConfirmed", "StagedConflict", "StagedNotFound"]

@@ -37,7 +37,7 @@ from app.ingest.outcome import (
     Upload,
 )
 from app.ingest.payload import build_payload, check_id
-from app.ingest.persistence import apply_merge, load_misc_json
+from app.ingest.persistence import DIRECT_UPLOAD_COMMENT, apply_merge, load_misc_json
 from app.workbook.errors import WorkbookError
 from app.workbook.inspection import Limits, inspect_workbook
 from app.workbook.parse import ParsedWorkbook, parse_workbook
@@ -141,7 +141,7 @@ def _run(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
     try:
         if route == DIRECT:
             plan = apply_merge(ctx.db, id_incidence, payload, sector=sector, user=upload.user,
-                               comments=upload.comments or "direct upload (original)", now=ctx.clock(), upload_id=upload_id)
+                               comments=upload.comments or DIRECT_UPLOAD_COMMENT, now=ctx.clock(), upload_id=upload_id)
         else:
             plan = plan_merge(id_incidence, load_misc_json(ctx.db, id_incidence), payload)
     except DatabaseUnavailable as exc:

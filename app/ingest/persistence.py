@@ -27,6 +27,8 @@ from app.ingest.outcome import FieldChange
 from app.workbook.cells import clean_text
 
 INSERT_RETRIES = 3
+# The audit comment of a direct upload sent without one: the same on both paths (users see it).
+DIRECT_UPLOAD_COMMENT = "direct upload"
 INCIDENCES = Incidence.__table__
 PORTAL_UPDATES = PortalUpdate.__table__
 UPLOADED_FILES = UploadedFile.__table__
@@ -167,7 +169,9 @@ def apply_confirmed(db: Database, id_incidence: int, *, base_misc_json: dict | N
                 raise StagedConflict(id_incidence)
             changes = field_changes(current, updates)
             merged = {**(current or {"id_incidence": id_incidence}), **updates}
-            _write(conn, exists, id_incidence, merged, sector, user, now)
+            # The sector column follows the sector field: switched only when the reviewer ticked it.
+            column = updates.get("sector") if "sector" in updates else (None if exists else sector)
+            _write(conn, exists, id_incidence, merged, column, user, now)
             _log(conn, id_incidence, changes, user, comments, now)
             before_commit()
             return changes

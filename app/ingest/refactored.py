@@ -10,7 +10,7 @@ whole path against any base state without side effects (the shadow runner uses i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.ingest import intake, staging
 from app.ingest.context import IngestContext
@@ -31,7 +31,7 @@ from app.ingest.outcome import (
     Upload,
 )
 from app.ingest.payload import build_payload, check_id
-from app.ingest.persistence import apply_merge, load_misc_json
+from app.ingest.persistence import DIRECT_UPLOAD_COMMENT, apply_merge, load_misc_json
 from app.workbook.errors import WorkbookError
 from app.workbook.inspection import Limits, inspect_workbook
 from app.workbook.parse import METADATA_SHEET, SCHEMA_SHEET, ParsedWorkbook, parse_workbook
@@ -135,8 +135,14 @@ def _outcome(route: str, success: bool, failure: Failure | None, decision: Uploa
     if route == STAGED:
         data.update(staged_filename=staged_filename)
     if not success:
-        return Outcome.failed(REFACTORED, route, failure, **data)
+        # Users read it as a sentence after "The upload was not accepted.", as on the original path.
+        return Outcome.failed(REFACTORED, route, replace(failure, message=as_sentence(failure.message)), **data)
     return Outcome(REFACTORED, route, True, **data)
+
+
+def as_sentence(message: str) -> str:
+    """The message with a capital first letter (steps phrase their reasons as clauses)."""
+    return message[:1].upper() + message[1:]
 
 
 # -- the steps ------------------------------------------------------------------------------
@@ -204,7 +210,7 @@ def decide(data: bytes, limits: Limits, base_lookup: BaseLookup | None) -> Uploa
 def persist_direct(ctx: IngestContext, upload: Upload, decision: UploadDecision, upload_id: int | None) -> MergePlan:
     """Merge into `incidences` under a row lock, log each changed field, mark the upload processed."""
     return apply_merge(ctx.db, decision.id_incidence, decision.payload, sector=decision.sector, user=upload.user,
-                       comments=upload.comments or "direct upload (refactored)", now=ctx.clock(), upload_id=upload_id)
+                       comments=upload.comments or DIRECT_UPLOAD_COMMENT, now=ctx.clock(), upload_id=upload_id)
 
 
 def persist_staged(ctx: IngestContext, upload: Upload, decision: UploadDecision, upload_id: int | None) -> str:

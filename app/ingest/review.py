@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from app.ingest import intake, staging
 from app.ingest.context import IngestContext
-from app.ingest.errors import MalformedStaged, NotConfirmable
+from app.ingest.errors import MalformedStaged, NotConfirmable, NothingConfirmed
 from app.ingest.outcome import FieldChange
 from app.ingest.persistence import apply_confirmed, load_misc_json
 
@@ -29,10 +29,14 @@ def load_review(ctx: IngestContext, id_incidence: int, filename: str) -> staging
 
 def confirm(ctx: IngestContext, id_incidence: int, filename: str, confirmed: Iterable[str], user: str) -> ConfirmResult:
     """Apply the confirmed fields; raises `StagedConflict` (nothing written) if the incidence
-    changed since staging, `NotConfirmable` for a field that cannot be confirmed."""
+    changed since staging, `NotConfirmable` for a field that cannot be confirmed,
+    `NothingConfirmed` when no field was named (the upload stays staged, nothing is stamped)."""
     staged = staging.read_staged(ctx.files, id_incidence, filename)
     offered = {row.key for row in staging.review(staged, staged.base_misc_json).rows if row.confirmable}
     keys = tuple(dict.fromkeys(confirmed))
+    if not keys:
+        raise NothingConfirmed("no field was ticked, so nothing was saved; tick the fields to confirm, "
+                               "or discard the upload")
     refused = [k for k in keys if k not in offered]
     if refused:
         raise NotConfirmable(f"these fields cannot be confirmed (unchanged, empty or unknown): {', '.join(refused[:10])}")

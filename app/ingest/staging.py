@@ -63,6 +63,24 @@ class Review:
         """Fields a reviewer may confirm: changed and not empty."""
         return tuple(r.key for r in self.rows if r.confirmable)
 
+    @property
+    def changed_rows(self) -> tuple[ReviewRow, ...]:
+        """The rows whose value would change, in form order (the page lists them first)."""
+        return tuple(r for r in self.rows if r.changed)
+
+    @property
+    def unchanged_rows(self) -> tuple[ReviewRow, ...]:
+        """The rows equal to what is stored."""
+        return tuple(r for r in self.rows if not r.changed)
+
+    @property
+    def sector_change(self) -> tuple[object, object] | None:
+        """(stored, uploaded) when the upload would switch the incidence's stored sector."""
+        row = next((r for r in self.rows if r.key == "sector"), None)
+        if row is None or not row.confirmable or row.old in (None, ""):
+            return None
+        return row.old, row.new
+
 
 def staged_name(id_incidence: int, now: dt.datetime, attempt: int = 0) -> str:
     """`id_<id>_ts_<UTC timestamp>.json` (with a counter after a same-microsecond clash)."""

@@ -7,7 +7,14 @@ from flask import Blueprint, flash, jsonify, make_response, redirect, render_tem
 from app.compose import current_services
 from app.ingest import review as reviews
 from app.ingest import staging
-from app.ingest.errors import DatabaseUnavailable, MalformedStaged, NotConfirmable, StagedConflict, StagedNotFound
+from app.ingest.errors import (
+    DatabaseUnavailable,
+    MalformedStaged,
+    NotConfirmable,
+    NothingConfirmed,
+    StagedConflict,
+    StagedNotFound,
+)
 from app.web.respond import error_response, wants_json
 from app.web.users import current_user
 
@@ -52,9 +59,17 @@ def review_staged(id_incidence: int, filename: str):
     return render_template("review_staged.html", review=review)
 
 
+class BadBody(ValueError):
+    """A request body of the wrong shape (answered 400; nothing is read from it)."""
+
+
 def _confirmed_keys() -> list[str]:
     if request.is_json:
-        body = request.get_json(silent=True) or {}
+        body = request.get_json(silent=True)
+        if body is None and request.get_data():
+            raise BadBody("the request body is not valid JSON")
+        if not isinstance(body, dict):
+            raise BadBody('the JSON body must be an object like {"confirm": ["field_name", ...]}')
         keys = body.get("confirm", [])
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             raise NotConfirmable("'confirm' must be a list of field names")
@@ -72,19 +87,20 @@ def confirm_staged(id_incidence: int, filename: str):
         return error_response(404, str(exc))
     except MalformedStaged as exc:
         return error_response(422, f"the staged file cannot be read: {exc}")
+    except BadBody as exc:
+        return error_response(400, str(exc))
     except NotConfirmable as exc:
         return error_response(422, str(exc))
+    except NothingConfirmed as exc:
+        if wants_json():
+            return error_response(422, str(exc))
+        return _review_again(ctx, id_incidence, filename, str(exc), 422)
     except StagedConflict:
         message = (f"incidence {id_incidence} was changed by someone else after this upload was staged; "
                    "nothing was saved. Review the upload again against the current data, or upload it anew.")
         if wants_json():
             return error_response(409, message, error_type="conflict")
-        try:
-            review = reviews.load_review(ctx, id_incidence, filename)
-        except (StagedNotFound, MalformedStaged, DatabaseUnavailable):
-            return error_response(409, message)
-        flash(message, "error")
-        return make_response(render_template("review_staged.html", review=review), 409)
+        return _review_again(ctx, id_incidence, filename, message, 409)
     except DatabaseUnavailable as exc:
         return error_response(503, f"the database is unavailable, nothing was saved: {exc}")
     if wants_json():
@@ -92,6 +108,16 @@ def confirm_staged(id_incidence: int, filename: str):
                         "changes": len(result.changes)})
     flash(f"Confirmed {len(result.applied)} field(s) from {filename}.", "success")
     return redirect(url_for("incidences.incidence_update", id_incidence=id_incidence), 303)
+
+
+def _review_again(ctx, id_incidence: int, filename: str, message: str, status: int):
+    """The review page again with `message` on top (the upload is still staged)."""
+    try:
+        review = reviews.load_review(ctx, id_incidence, filename)
+    except (StagedNotFound, MalformedStaged, DatabaseUnavailable):
+        return error_response(status, message)
+    flash(message, "error")
+    return make_response(render_template("review_staged.html", review=review), status)
 
 
 @bp.post("/discard_staged_update/<int:id_incidence>/<filename>")

@@ -57,6 +57,14 @@ ENDPOINTS = (
 BY_NAME = {endpoint.name: endpoint for endpoint in ENDPOINTS}
 
 
+def sector_change(outcome: Outcome) -> dict | None:
+    """{"from", "to"} when a direct upload switched the incidence's stored sector (a warning)."""
+    before = (outcome.base_misc_json or {}).get("sector")
+    if outcome.route != DIRECT or not outcome.success or before in (None, "") or before == outcome.sector:
+        return None
+    return {"from": before, "to": outcome.sector}
+
+
 def outcome_body(outcome: Outcome) -> dict:
     """The JSON answer for an upload."""
     return {
@@ -71,6 +79,7 @@ def outcome_body(outcome: Outcome) -> dict:
         "error_message": outcome.error_message,
         "warnings": list(outcome.warnings),
         "upload_id": outcome.upload_id,
+        "sector_change": sector_change(outcome),
     }
 
 
@@ -86,6 +95,10 @@ def respond(outcome: Outcome, endpoint: str):
     elif outcome.success:
         if outcome.route == DIRECT:
             flash(f"Upload saved to incidence {outcome.id_incidence} ({len(outcome.changes)} field(s) changed).", "success")
+            switched = sector_change(outcome)
+            if switched:
+                flash(f"This upload changed the incidence's sector from {switched['from']} to {switched['to']}. "
+                      "If that is a mistake, upload the form for the right sector.", "warning")
             response = redirect(url_for("incidences.incidence_update", id_incidence=outcome.id_incidence), 303)
         else:
             flash(f"Upload staged for review as {outcome.staged_filename}.", "success")

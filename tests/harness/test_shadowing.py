@@ -21,7 +21,10 @@ TOKEN = "r" * 24
 
 
 @pytest.fixture
-def shadowed(tmp_path, database_url):
+def shadowed(tmp_path, database_url, monkeypatch):
+    # Scratch folders of this test's candidates only (other test sessions may share /tmp).
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     app = create_app(settings=make_settings(tmp_path, database_url, trust_user_header=True,
                                             admin_tokens=(AdminToken("auditor", TOKEN, can_write=False),)))
     flags = services_of(app).flags
