@@ -133,6 +133,20 @@ def _instance_secret(instance_path: Path) -> str:
     return key
 
 
+def _flag_store_url(env: Mapping[str, str], database_url: str) -> str:
+    """The flag store URL, refused here when malformed, so `harness serve` stops before gunicorn starts."""
+    from flags import InvalidStoreUrl, check_store_url
+
+    url = env.get("HARNESS_FLAG_STORE_URL") or database_url
+    try:
+        check_store_url(url)
+    except InvalidStoreUrl as error:
+        if env.get("HARNESS_FLAG_STORE_URL"):
+            raise ConfigError(f"HARNESS_FLAG_STORE_URL: {error}") from None
+        raise ConfigError(f"HARNESS_FLAG_STORE_URL is unset, so the flag store is HARNESS_DATABASE_URL: {error}") from None
+    return url
+
+
 def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | None = None) -> Settings:
     """Build `Settings` from the environment; raises `ConfigError` on bad values."""
     env = os.environ if env is None else env
@@ -157,7 +171,7 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
     return Settings(
         instance_path=instance,
         database_url=database_url,
-        flag_store_url=env.get("HARNESS_FLAG_STORE_URL") or database_url,
+        flag_store_url=_flag_store_url(env, database_url),
         upload_folder=Path(env.get("HARNESS_UPLOAD_FOLDER") or instance / "uploads").resolve(),
         secret_key=secret_key,
         environment=environment,

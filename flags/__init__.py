@@ -3,6 +3,8 @@
 Public API (everything else is internal)::
 
     service = open_service(settings.flag_store_url)       # memory:// | sqlite:///… | postgresql+psycopg://… | redis://…?prefix=…
+    service = open_service(url, refresh=Refresh.BACKGROUND)  # rereads in a thread of its own: requests never wait on the store
+    check_store_url(url)                                   # raises InvalidStoreUrl for a malformed URL, connects to nothing
     service.ensure_flags()                                 # create missing flags (0%), never reset existing ones
 
     # Requests (the router, the shadow runner): never raise.
@@ -11,6 +13,9 @@ Public API (everything else is internal)::
     service.add_fallback_hook(hook)                        # hook(flag, source) for every decision not made from fresh state
     service.snapshot() -> FlagsSnapshot                    # .flags: FlagStatus(name, percent, enabled, killed, ...) for gauges
     service.ping()                                         # readiness: raises StoreUnavailable when the store is unreachable
+    service.health() / add_health_listener(fn)            # store, last_known or safe_default, as decisions see it
+
+    # Other services, through OpenFeature (openfeature-sdk): flags.openfeature.FlagsProvider.from_url(url)
 
     # Operators (CLI, admin API): fail loud with a FlagError; every change is audited.
     service.list_flags() / service.get(flag) -> FlagState
@@ -22,7 +27,8 @@ Public API (everything else is internal)::
 
 Rules, in order: kill switch -> deny list -> allow list -> sticky percentage -> off
 (`Reason`: kill_switch, deny_list, allow_list, percentage, off, store_fallback).
-Propagation: each process decides from a snapshot at most `ttl` (1 s) old; with the
+Propagation: each process decides from a snapshot at most `ttl` (1 s) old (reread by the
+request that finds it expired, or by a background thread: `flags.cache.Refresh`); with the
 store unreachable it uses the last known state up to `max_stale` (30 s), then the safe
 default (off: original path, no shadow). See docs/flags.md.
 """
@@ -30,7 +36,8 @@ default (off: original path, no shadow). See docs/flags.md.
 from __future__ import annotations
 
 from flags.audit import ACTIONS, AuditEntry
-from flags.backends import open_store
+from flags.backends import check_store_url, open_store
+from flags.cache import Refresh
 from flags.clock import Clock, SystemClock
 from flags.decision import Decision, Reason, Source
 from flags.errors import (
@@ -84,6 +91,7 @@ __all__ = [
     "REFACTORED_STAGED_UPLOAD",
     "REFACTORED_UPLOAD",
     "Reason",
+    "Refresh",
     "SHADOW_FLAGS",
     "SHADOW_STAGED_UPLOAD",
     "SHADOW_UPLOAD",
@@ -92,6 +100,7 @@ __all__ = [
     "StoreUnavailable",
     "SystemClock",
     "UnknownFlag",
+    "check_store_url",
     "normalise_user_id",
     "open_service",
     "open_store",

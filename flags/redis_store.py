@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flipper.contrib.redis import RedisFeatureFlagStore
-from redis import Redis
+from redis import ConnectionPool, Redis
 from redis.exceptions import RedisError, WatchError
 
 from flags.audit import AuditEntry, AuditQuery
@@ -45,19 +45,21 @@ class RedisFlagStore(RedisFeatureFlagStore, FlagStore):
     @classmethod
     def from_url(cls, url: str, timeout: float = 0.5) -> RedisFlagStore:
         """A store for `redis://host:port/db?prefix=...` with short socket timeouts."""
-        parts = urlsplit(url)
-        query = parse_qsl(parts.query, keep_blank_values=True)
-        prefix = next((value for key, value in query if key == "prefix"), DEFAULT_PREFIX)
-        if not prefix:
-            raise InvalidStoreUrl(url, "redis flag store: prefix must not be empty")
-        rest = urlencode([(key, value) for key, value in query if key != "prefix"])
-        client_url = urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment))
+        client_url, prefix, description = _parse(url)
         try:
             client = Redis.from_url(client_url, socket_timeout=timeout, socket_connect_timeout=timeout)
         except ValueError as error:
             raise InvalidStoreUrl(url, f"bad redis flag store URL: {error}") from None
-        netloc = parts.netloc.rsplit("@", 1)[-1]
-        return cls(client, prefix=prefix, description=f"{parts.scheme}://{netloc}{parts.path} (prefix {prefix})")
+        return cls(client, prefix=prefix, description=description)
+
+    @staticmethod
+    def check_url(url: str) -> None:
+        """Raise `InvalidStoreUrl` for a malformed URL (nothing is connected)."""
+        client_url, _, _ = _parse(url)
+        try:
+            ConnectionPool.from_url(client_url)
+        except ValueError as error:
+            raise InvalidStoreUrl(url, f"bad redis flag store URL: {error}") from None
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -115,3 +117,23 @@ class RedisFlagStore(RedisFeatureFlagStore, FlagStore):
                 if len(found) >= query.limit:
                     break
         return found
+
+
+def _parse(url: str) -> tuple[str, str, str]:
+    """(URL for the Redis client, key prefix, description without credentials)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as error:
+        raise InvalidStoreUrl(url, f"bad redis flag store URL: {error}") from None
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    prefix = next((value for key, value in query if key == "prefix"), DEFAULT_PREFIX)
+    if not prefix:
+        raise InvalidStoreUrl(url, "redis flag store: prefix must not be empty")
+    database = parts.path.lstrip("/")
+    if parts.scheme != "unix" and database and not database.isdigit():
+        raise InvalidStoreUrl(url, f"redis flag store: the database must be a number, got {database!r}")
+    rest = urlencode([(key, value) for key, value in query if key != "prefix"])
+    client_url = urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment))
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return client_url, prefix, f"{parts.scheme}://{netloc}{parts.path} (prefix {prefix})"

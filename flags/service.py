@@ -18,7 +18,7 @@ from typing import Any
 
 from flags.audit import ACTIONS, AuditEntry, AuditQuery
 from flags.backends import open_store
-from flags.cache import StateCache
+from flags.cache import ChangeListener, HealthListener, Refresh, StateCache
 from flags.clock import Clock, SystemClock
 from flags.decision import Decision, Reason, Source
 from flags.errors import InvalidReason, InvalidUserId, InvalidValue
@@ -79,12 +79,17 @@ class FlagService:
         flags: Sequence[str] = ALL_FLAGS,
         on_fallback: FallbackHook | None = None,
         events: SafeEventEmitter | None = None,
+        refresh: str = Refresh.ON_REQUEST,
+        cold_wait: float = 2.0,
     ) -> None:
         self.store = store
         self.flags = tuple(flags)
         self.clock = clock or SystemClock()
         self.events = events or SafeEventEmitter()
-        self._cache = StateCache(self._load, self.clock, ttl=ttl, max_stale=max_stale, retry_interval=retry_interval)
+        self._cache = StateCache(
+            self._load, self.clock, ttl=ttl, max_stale=max_stale, retry_interval=retry_interval,
+            refresh=refresh, cold_wait=cold_wait, on_fork=getattr(store, "after_fork", None),
+        )
         self._fallback_hooks: list[FallbackHook] = [on_fallback] if on_fallback else []
 
     @property
@@ -97,8 +102,49 @@ class FlagService:
         """Seconds the last known state is used while the store is unreachable."""
         return self._cache.max_stale
 
+    @property
+    def refresh(self) -> str:
+        """Who rereads the store: `on_request`, `background` (a thread) or `manual` (see flags.cache)."""
+        return self._cache.refresh
+
     def _load(self) -> Mapping[str, FlagState]:
         return self.store.read(self.flags)
+
+    # -- the decision cache: reloads and the store's health --------------------------
+
+    def reload(self) -> bool:
+        """Read the store into the decision cache now (start-up, tests); True if it answered; never raises."""
+        return self._cache.reload()
+
+    def tick(self) -> float:
+        """One step of the refresher (reload if due); `manual` mode's owner calls it; seconds to the next."""
+        return self._cache.tick()
+
+    def health(self) -> str:
+        """Where decisions come from right now: `store`, `last_known` or `safe_default` (a `Source`)."""
+        return self._cache.health()
+
+    @property
+    def attempted(self) -> bool:
+        """True once the decision cache has tried to read the store."""
+        return self._cache.attempted
+
+    @property
+    def last_error(self) -> BaseException | None:
+        """Why the last store read failed (None after a good read)."""
+        return self._cache.last_error
+
+    def add_health_listener(self, listener: HealthListener) -> None:
+        """Call `listener(source, last_error)` after every store read attempt and refresher tick."""
+        self._cache.add_health_listener(listener)
+
+    def remove_health_listener(self, listener: HealthListener) -> None:
+        """Stop calling a health listener."""
+        self._cache.remove_health_listener(listener)
+
+    def add_change_listener(self, listener: ChangeListener) -> None:
+        """Call `listener(flag_names)` when a reread finds flags changed (by anyone)."""
+        self._cache.add_change_listener(listener)
 
     # -- decisions: never raise ------------------------------------------------------
 
@@ -266,7 +312,8 @@ class FlagService:
         return self.store.history(AuditQuery(flag=flag, actor=actor, action=action, since=since, limit=limit))
 
     def close(self) -> None:
-        """Release the store's connections."""
+        """Stop the background refresher, if any, and release the store's connections."""
+        self._cache.close()
         self.store.close()
 
     # -- the one way a change is made --------------------------------------------------

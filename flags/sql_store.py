@@ -77,6 +77,15 @@ class _Conflict(Exception):
     """Another writer changed a flag between our read and our write."""
 
 
+def _parse(url: str):
+    try:
+        parsed = make_url(url)
+        parsed.get_dialect()
+    except (ArgumentError, ValueError) as error:
+        raise InvalidStoreUrl(url, f"bad SQL flag store URL: {error}") from None
+    return parsed
+
+
 def _utc(value: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes; everything stored here is UTC.
     if value is not None and value.tzinfo is None:
@@ -110,10 +119,7 @@ class SqlFlagStore(FlagStore):
     @classmethod
     def from_url(cls, url: str, connect_timeout: float = 1.0, busy_timeout: float = 5.0) -> SqlFlagStore:
         """An engine for the URL with short timeouts, so an unreachable database fails fast."""
-        try:
-            parsed = make_url(url)
-        except ArgumentError as error:
-            raise InvalidStoreUrl(url, f"bad SQL flag store URL: {error}") from None
+        parsed = _parse(url)
         connect_args: dict[str, object] = {}
         if parsed.get_backend_name() == "sqlite":
             connect_args["timeout"] = busy_timeout
@@ -126,6 +132,17 @@ class SqlFlagStore(FlagStore):
         except (ArgumentError, ImportError) as error:
             raise InvalidStoreUrl(url, f"cannot use flag store URL: {error}") from None
         return cls(engine)
+
+    @staticmethod
+    def check_url(url: str) -> None:
+        """Raise `InvalidStoreUrl` for a malformed URL or a missing driver (nothing is connected)."""
+        parsed = _parse(url)
+        if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+            raise InvalidStoreUrl(url, f"the SQL flag store runs on SQLite or PostgreSQL, not {parsed.get_backend_name()!r}")
+        try:
+            parsed.get_dialect().import_dbapi()
+        except (ArgumentError, ImportError) as error:
+            raise InvalidStoreUrl(url, f"cannot use flag store URL: {error}") from None
 
     def create_tables(self) -> None:
         """Create the flag tables if missing (tolerates another process doing the same)."""
@@ -147,6 +164,10 @@ class SqlFlagStore(FlagStore):
     def close(self) -> None:
         """Dispose of the engine's connection pool."""
         self._engine.dispose()
+
+    def after_fork(self) -> None:
+        """In a forked child: new connections, leaving the parent's sockets to the parent."""
+        self._engine.dispose(close=False)
 
     # -- the harness interface -------------------------------------------------------
 

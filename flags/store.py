@@ -56,6 +56,9 @@ class FlagStore(AbstractFeatureFlagStore):
     def close(self) -> None:
         """Release connections (the default has none)."""
 
+    def after_fork(self) -> None:
+        """In a forked child: stop using connections inherited from the parent (default: none)."""
+
 
 def check_versions(current: Mapping[str, FlagState | None], new_states: Sequence[FlagState]) -> None:
     """Each written state must be exactly one version past the one it replaces."""
