@@ -1,7 +1,7 @@
 """The composition root: every collaborator of the portal and the harness, built from `Settings`.
 
     settings ──> database ──> ingestion context (database, upload folders, workbook limits)
-             └─> flag service ──> metrics (fallbacks counted) ──> router
+             └─> flag service ──> metrics (fallbacks counted) ──> router (OpenFeature client, metric hook)
                                                              └─> shadowing (candidate pool, mismatch store)
 
 `build_services` is the one place that decides what the app is made of; views reach the
@@ -24,7 +24,7 @@ from app.ingest.context import IngestContext
 from app.ingest.database import Database
 from app.ingest.files import FileStore
 from app.workbook.inspection import Limits
-from flags import FlagService, StoreUnavailable, open_service
+from flags import FlagService, Refresh, StoreUnavailable, open_service
 from shadow import MismatchStore
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ class Services:
     def close(self) -> None:
         """Stop background work and release connections (tests, shutdown)."""
         self.shadowing.close()
+        self.router.close()
         self.flags.close()
         self.db.dispose()
 
@@ -77,14 +78,20 @@ def open_files(settings: Settings) -> FileStore:
     return files
 
 
-def open_flags(settings: Settings) -> FlagService:
-    """The flag service on the configured store, with every known flag created (never reset)."""
-    service = open_service(settings.flag_store_url)
+def open_flags(settings: Settings, refresh: str = Refresh.ON_REQUEST) -> FlagService:
+    """The flag service on the configured store, with every known flag created (never reset).
+
+    The portal passes `Refresh.BACKGROUND`: requests then never read the store, a thread
+    of the process serving them does (flags.cache); commands keep the default.
+    """
+    service = open_service(settings.flag_store_url, refresh=refresh)
     try:
         service.ensure_flags()
     except StoreUnavailable as error:
         # Start anyway: decisions fall back to the original path until the store is back.
         log.warning("flag store unavailable at start-up (%s); flags fall back safely", error)
+    if refresh != Refresh.ON_REQUEST:
+        service.reload()  # the first read happens here, at start-up, not on someone's upload
     return service
 
 
@@ -94,7 +101,7 @@ def build_services(settings: Settings) -> Services:
     files = open_files(settings)
     limits = workbook_limits(settings)
     ingest = IngestContext(db, files, limits)
-    flags = open_flags(settings)
+    flags = open_flags(settings, Refresh.BACKGROUND)
     metrics = Metrics()
     flags.add_fallback_hook(metrics.count_fallback)
     router = Router(flags, metrics)
