@@ -7,7 +7,10 @@
   refactored/original ratios against the 10% degradation bound (issue 6);
 - routing: routed vs pinned in-process, and the /metrics scrape cost (issue 4);
 - shadow: the cost a shadow run adds to an upload, half-capacity latency and saturation (issue 5);
-- flags: warm-cache decision latency and kill-switch propagation across processes (issue 3).
+- store: routed p50 with the Redis flag store healthy, frozen (SIGSTOP) and dead, through
+  gunicorn, on a Redis server of its own (issue 15);
+- flags: warm-cache decision latency, the router through OpenFeature vs the direct call,
+  and kill-switch propagation across processes (issues 3 and 15).
 
 Each benchmark module has `main(argv) -> dict` and writes `results/bench_<name>.json`
 (and `.md`); this entry point runs the chosen ones in turn, then writes all figures to
@@ -51,8 +54,10 @@ BENCHMARKS = (
     Benchmark("routing", "loadtests.bench_routing", "routing overhead and metrics scrape",
               (), ("--rounds", "3", "--uploads", "300")),
     Benchmark("shadow", "loadtests.bench_shadow", "shadow-run overhead through gunicorn", (), ("--seconds", "3")),
-    Benchmark("flags", "loadtests.bench_flags", "flags: decision latency and kill propagation",
-              (), ("--trials", "2", "--samples", "20000")),
+    Benchmark("store", "loadtests.bench_store", "routed latency with the flag store healthy, frozen and dead (gunicorn)",
+              (), ("--rounds", "3", "--seconds", "3")),
+    Benchmark("flags", "loadtests.bench_flags", "flags: decision latency, the router through OpenFeature, kill propagation",
+              (), ("--trials", "2", "--samples", "20000", "--router-samples", "20000")),
 )
 
 

@@ -12,6 +12,12 @@
    waits for all to return to "refactored" before the next trial (a random pause
    de-phases the workers' cache expiry from the kill).
 
+3. Router: the router's decision through OpenFeature (`Router.choose`: the OpenFeature
+   client, the `FlagsProvider`, the metric hook) against the direct call it replaced
+   (`FlagService.decide` plus counting the decision), on the same warm service (memory
+   store, background refresh as in the portal), alternating A and B call by call over
+   10,000 users so drift lands on both. Target (issue 15): OpenFeature median < 50 us.
+
 `main()` returns the figures as a dict and prints them; `make bench` calls it.
 """
 
@@ -70,6 +76,54 @@ def bench_decision(service: FlagService, samples: int = 200_000) -> dict[str, fl
         "mean_loop_us": round(throughput_us, 2),
         "samples": samples,
     }
+
+
+# -- 3. the router through OpenFeature vs the direct call --------------------------------
+
+
+def bench_router(samples: int = 100_000) -> dict[str, Any]:
+    """Per-call latency of the routing decision: through OpenFeature vs the direct call, interleaved."""
+    from app.harness.metrics import Metrics
+    from app.harness.router import Router
+    from flags import Refresh
+
+    service = FlagService(MemoryFlagStore(), refresh=Refresh.BACKGROUND)
+    service.ensure_flags()
+    service.set_percent(REFACTORED_UPLOAD, 25, actor="bench")
+    service.allow(REFACTORED_UPLOAD, [f"vip-{n}" for n in range(50)], actor="bench")
+    metrics = Metrics()
+    router = Router(service, metrics)
+    decide, count = service.decide, metrics.count_decision
+
+    def direct(user: str) -> str:
+        decision = decide(REFACTORED_UPLOAD, user)
+        count(REFACTORED_UPLOAD, decision.path, decision.reason)
+        return decision.path
+
+    def openfeature(user: str) -> str:
+        return router.choose("direct", user).path
+
+    users = [f"user-{n}" for n in range(10_000)]
+    assert all(direct(user) == openfeature(user) for user in users)  # the same answers (and a warm-up)
+    clock = time.perf_counter_ns
+    timings: dict[str, list[int]] = {"direct": [], "openfeature": []}
+    arms = [("direct", direct), ("openfeature", openfeature)]
+    for n in range(samples):
+        user = users[n % len(users)]
+        for name, call in arms if n % 2 else arms[::-1]:
+            start = clock()
+            call(user)
+            timings[name].append(clock() - start)
+    router.close()
+    service.close()
+    result: dict[str, Any] = {"samples": samples}
+    for name, values in timings.items():
+        values.sort()
+        result[name] = {"median_us": round(values[len(values) // 2] / 1000, 2),
+                        "p99_us": round(values[int(len(values) * 0.99)] / 1000, 2)}
+    result["openfeature_over_direct_median"] = round(result["openfeature"]["median_us"] / result["direct"]["median_us"], 2)
+    result["within_target"] = result["openfeature"]["median_us"] < 50
+    return result
 
 
 # -- 2. propagation --------------------------------------------------------------------
@@ -223,6 +277,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--samples", type=int, default=200_000)
+    parser.add_argument("--router-samples", type=int, default=100_000)
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_flags.json"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--interval", type=float, default=0.001, help=argparse.SUPPRESS)
@@ -241,6 +296,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "propagation": {},
     }
     figures["decision"]["memory"] = bench_decision(FlagService(MemoryFlagStore()), args.samples)
+    figures["router"] = bench_router(args.router_samples)
     with tempfile.TemporaryDirectory() as tmp:
         sqlite_service = open_service(f"sqlite:///{tmp}/decide.db")
         figures["decision"]["sqlite"] = bench_decision(sqlite_service, args.samples)
@@ -265,6 +321,13 @@ def _print(figures: dict[str, Any]) -> None:
             f"  decide() warm cache [{store}]: median {result['median_us']} us, p99 {result['p99_us']} us, "
             f"loop mean {result['mean_loop_us']} us (target: median <= 20 us)"
         )
+    router = figures["router"]
+    print(
+        f"  router decision, {router['samples']:,} calls each, interleaved: through OpenFeature median "
+        f"{router['openfeature']['median_us']} us (p99 {router['openfeature']['p99_us']} us), direct call median "
+        f"{router['direct']['median_us']} us (p99 {router['direct']['p99_us']} us): x{router['openfeature_over_direct_median']} "
+        f"(target: OpenFeature median < 50 us)"
+    )
     for store, result in figures["propagation"].items():
         if "skipped" in result:
             print(f"  kill propagation [{store}]: skipped ({result['skipped']})")
