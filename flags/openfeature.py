@@ -44,6 +44,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from openfeature.evaluation_context import EvaluationContext
@@ -91,6 +92,9 @@ class FlagsProvider(AbstractProvider):
         self._reported: str | None = None  # the Source whose event the SDK last heard
         self._event_lock = threading.Lock()
         self._listening = False
+        self._metadata = Metadata(name=PROVIDER_NAME)
+        # Answers are a small fixed set: built once each (an evaluation is on every routed upload).
+        self._answers: dict[tuple[str, bool, str, str, bool], FlagResolutionDetails] = {}
 
     @classmethod
     def from_url(cls, store_url: str, **options: Any) -> FlagsProvider:
@@ -107,7 +111,7 @@ class FlagsProvider(AbstractProvider):
 
     def get_metadata(self) -> Metadata:
         """The provider's name."""
-        return Metadata(name=PROVIDER_NAME)
+        return self._metadata
 
     def initialize(self, evaluation_context: EvaluationContext) -> None:
         """Read the store once if nothing was read yet and follow its health; never raises."""
@@ -207,14 +211,18 @@ class FlagsProvider(AbstractProvider):
                 return _error(default_value, ErrorCode.GENERAL,
                               "flag store unavailable and no state read recently: the safe default",
                               {"reason": decision.reason, "source": decision.source})
-            variants = _PATH_VARIANTS if flag_key in REFACTORED_FLAGS else _SWITCH_VARIANTS
-            variant = variants[decision.enabled]
-            return FlagResolutionDetails(
-                value=variant if as_path else decision.enabled,
-                reason=OPENFEATURE_REASONS[decision.reason],
-                variant=variant,
-                flag_metadata={"reason": decision.reason, "source": decision.source},
-            )
+            key = (flag_key, decision.enabled, decision.reason, decision.source, as_path)
+            answer = self._answers.get(key)
+            if answer is None:
+                variants = _PATH_VARIANTS if flag_key in REFACTORED_FLAGS else _SWITCH_VARIANTS
+                variant = variants[decision.enabled]
+                answer = self._answers[key] = FlagResolutionDetails(
+                    value=variant if as_path else decision.enabled,
+                    reason=OPENFEATURE_REASONS[decision.reason],
+                    variant=variant,
+                    flag_metadata=MappingProxyType({"reason": decision.reason, "source": decision.source}),
+                )
+            return answer
         except Exception as error:  # the caller gets its default, never an exception
             log.exception("flags provider: resolving %r failed", flag_key)
             return _error(default_value, ErrorCode.GENERAL, f"{type(error).__name__}: {error}")

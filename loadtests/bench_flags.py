@@ -5,7 +5,8 @@
 1. Decision: `FlagService.decide` with a warm cache (memory and SQLite stores; 25% rollout
    plus allow/deny lists), each call timed on its own; median and p99 in microseconds.
 2. Propagation: N worker processes share one store (SQLite file, then Redis, then
-   PostgreSQL when HARNESS_BENCH_POSTGRES_URL is set) and decide `refactored_upload` for
+   PostgreSQL when HARNESS_BENCH_POSTGRES_URL is set), each rereading it from a background
+   thread as the portal's workers do, and decide `refactored_upload` for
    one user every millisecond, printing the CLOCK_MONOTONIC time (system-wide on Linux)
    of every change of path. The parent kills the flag and measures, per trial, the time
    from just before `kill()` to the last worker deciding "original"; then resumes and
@@ -131,7 +132,9 @@ def bench_router(samples: int = 100_000) -> dict[str, Any]:
 
 def worker(url: str, interval: float) -> None:
     """Decide for one user in a loop; print `<monotonic> <path>` on every change of path."""
-    service = open_service(url)
+    from flags import Refresh
+
+    service = open_service(url, refresh=Refresh.BACKGROUND)  # as the portal's workers do
     last = None
     try:
         while True:
