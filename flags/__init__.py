@@ -13,7 +13,7 @@ Public API (everything else is internal)::
     service.add_fallback_hook(hook)                        # hook(flag, source) for every decision not made from fresh state
     service.snapshot() -> FlagsSnapshot                    # .flags: FlagStatus(name, percent, enabled, killed, ...) for gauges
     service.ping()                                         # readiness: raises StoreUnavailable when the store is unreachable
-    service.health() / add_health_listener(fn)            # store, last_known or safe_default, as decisions see it
+    service.health() / service.cache.add_health_listener(fn)  # store, last_known or safe_default, as decisions see it
 
     # Other services, through OpenFeature (openfeature-sdk): flags.openfeature.FlagsProvider.from_url(url)
 

@@ -124,6 +124,11 @@ class StateCache:
         return self._judge(self._snapshot, self._clock.monotonic())[1]
 
     @property
+    def refresher(self) -> Refresher | None:
+        """The background thread's owner (`background` mode only)."""
+        return self._refresher
+
+    @property
     def attempted(self) -> bool:
         """True once this cache has tried to read the store at least once."""
         return self._attempted.is_set()

@@ -116,12 +116,12 @@ class FlagsProvider(AbstractProvider):
     def initialize(self, evaluation_context: EvaluationContext) -> None:
         """Read the store once if nothing was read yet and follow its health; never raises."""
         try:
-            add = getattr(self.service, "add_health_listener", None)
-            if add is not None and not self._listening:
-                add(self._on_health)
-                self.service.add_change_listener(self._on_change)
+            cache = getattr(self.service, "cache", None)
+            if cache is not None and not self._listening:
+                cache.add_health_listener(self._on_health)
+                cache.add_change_listener(self._on_change)
                 self._listening = True
-            if not getattr(self.service, "attempted", True):
+            if cache is not None and not cache.attempted:
                 self.service.reload()
         except Exception:  # a provider that cannot watch its store still answers safely
             log.exception("flags provider: following the store's health failed")
@@ -131,9 +131,8 @@ class FlagsProvider(AbstractProvider):
 
     def shutdown(self) -> None:
         """Stop following the store; close the service if this provider opened it."""
-        remove = getattr(self.service, "remove_health_listener", None)
-        if remove is not None and self._listening:
-            remove(self._on_health)
+        if self._listening:
+            self.service.cache.remove_health_listener(self._on_health)
             self._listening = False
         if self._owns_service:
             self.service.close()
@@ -206,7 +205,7 @@ class FlagsProvider(AbstractProvider):
                               "the evaluation context needs a targeting_key (the user id)")
             decision: Decision = self.service.decide(flag_key, user)
             if decision.source != self._reported:
-                self._observe(decision.source, getattr(self.service, "last_error", None))
+                self._observe(decision.source, getattr(getattr(self.service, "cache", None), "last_error", None))
             if decision.source == Source.SAFE_DEFAULT:
                 return _error(default_value, ErrorCode.GENERAL,
                               "flag store unavailable and no state read recently: the safe default",

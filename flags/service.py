@@ -18,7 +18,7 @@ from typing import Any
 
 from flags.audit import ACTIONS, AuditEntry, AuditQuery
 from flags.backends import open_store
-from flags.cache import ChangeListener, HealthListener, Refresh, StateCache
+from flags.cache import Refresh, StateCache
 from flags.clock import Clock, SystemClock
 from flags.decision import Decision, Reason, Source
 from flags.errors import InvalidReason, InvalidUserId, InvalidValue
@@ -103,48 +103,24 @@ class FlagService:
         return self._cache.max_stale
 
     @property
-    def refresh(self) -> str:
-        """Who rereads the store: `on_request`, `background` (a thread) or `manual` (see flags.cache)."""
-        return self._cache.refresh
+    def cache(self) -> StateCache:
+        """The decision cache: its `refresh` mode, `attempted`, `last_error`, health and change listeners."""
+        return self._cache
 
     def _load(self) -> Mapping[str, FlagState]:
         return self.store.read(self.flags)
-
-    # -- the decision cache: reloads and the store's health --------------------------
 
     def reload(self) -> bool:
         """Read the store into the decision cache now (start-up, tests); True if it answered; never raises."""
         return self._cache.reload()
 
     def tick(self) -> float:
-        """One step of the refresher (reload if due); `manual` mode's owner calls it; seconds to the next."""
+        """One refresher step (reload if due): the `manual` mode's owner calls it; seconds to the next."""
         return self._cache.tick()
 
     def health(self) -> str:
         """Where decisions come from right now: `store`, `last_known` or `safe_default` (a `Source`)."""
         return self._cache.health()
-
-    @property
-    def attempted(self) -> bool:
-        """True once the decision cache has tried to read the store."""
-        return self._cache.attempted
-
-    @property
-    def last_error(self) -> BaseException | None:
-        """Why the last store read failed (None after a good read)."""
-        return self._cache.last_error
-
-    def add_health_listener(self, listener: HealthListener) -> None:
-        """Call `listener(source, last_error)` after every store read attempt and refresher tick."""
-        self._cache.add_health_listener(listener)
-
-    def remove_health_listener(self, listener: HealthListener) -> None:
-        """Stop calling a health listener."""
-        self._cache.remove_health_listener(listener)
-
-    def add_change_listener(self, listener: ChangeListener) -> None:
-        """Call `listener(flag_names)` when a reread finds flags changed (by anyone)."""
-        self._cache.add_change_listener(listener)
 
     # -- decisions: never raise ------------------------------------------------------
 

@@ -209,7 +209,7 @@ def test_a_provider_whose_store_is_down_at_start_initialises_and_then_reports_th
     service = FlagService(open_store("redis://127.0.0.1:1/0?socket_timeout=0.2"), clock=clock, refresh=Refresh.MANUAL)
     provider = FlagsProvider.from_service(service)
     client = connect(provider, domain)  # set_provider_and_wait does not raise
-    assert service.attempted
+    assert service.cache.attempted
     details = client.get_boolean_details(REFACTORED_UPLOAD, False, ctx("u"))
     assert (details.value, details.reason, details.error_code) == (False, OFReason.ERROR, ErrorCode.GENERAL)
     assert client.get_provider_status() == ProviderStatus.ERROR
@@ -247,10 +247,10 @@ def test_a_provider_from_a_url_reads_in_the_background_and_shutdown_stops_it(tmp
     operator.ensure_flags()
     operator.allow(REFACTORED_UPLOAD, ["qa-1"], actor="ops")
     provider = FlagsProvider.from_url(url)
-    assert provider.service.refresh == Refresh.BACKGROUND
+    assert provider.service.cache.refresh == Refresh.BACKGROUND
     client = connect(provider, domain)
     assert client.get_boolean_details(REFACTORED_UPLOAD, False, ctx("qa-1")).variant == "refactored"
-    refresher = provider.service._cache._refresher
+    refresher = provider.service.cache.refresher
     assert refresher.running
     api.set_provider_and_wait(_INERT, domain)  # the SDK shuts the old provider down
     refresher._thread.join(5)

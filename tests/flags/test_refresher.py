@@ -107,7 +107,7 @@ def test_a_frozen_store_holds_only_the_refresher_while_decisions_keep_answering(
     store.dead = True
     store.open.set()  # the read now fails, as a frozen Redis's does at its socket timeout
     refresher.join(10)
-    assert service.last_error is not None
+    assert service.cache.last_error is not None
     assert service.decide(REFACTORED_UPLOAD, "u").source == Source.LAST_KNOWN
     assert store.readers == ["refresher-under-test"]
     assert len(fallbacks) == 1001 and set(fallbacks) == {(REFACTORED_UPLOAD, Source.LAST_KNOWN)}
@@ -146,7 +146,7 @@ def test_the_process_that_writes_a_change_decides_with_it_at_once(gated, clock):
 def test_health_listeners_hear_every_change_of_health(gated, clock):
     service, store, _ = gated
     heard: list[str] = []
-    service.add_health_listener(lambda source, error: heard.append(source))
+    service.cache.add_health_listener(lambda source, error: heard.append(source))
     store.dead = True
     for _ in range(3):
         clock.advance(12)
@@ -174,7 +174,7 @@ def test_the_refresher_thread_starts_with_the_first_decision_and_rereads_the_sto
     operator = FlagService(open_store(url))
     operator.ensure_flags()
     service = FlagService(open_store(url), ttl=0.2, max_stale=5, refresh=Refresh.BACKGROUND)
-    refresher = service._cache._refresher
+    refresher = service.cache.refresher
     assert not refresher.running
     assert service.decide(REFACTORED_UPLOAD, "u").enabled is False
     assert refresher.running
@@ -201,12 +201,12 @@ def test_a_forked_child_runs_its_own_refresher_and_follows_changes_made_after_th
         try:
             os.close(go_write)
             os.read(go_read, 1)  # wait until the parent has changed the flag
-            started_before = service._cache._refresher.running
+            started_before = service.cache.refresher.running
             deadline = time.monotonic() + 10
             while not service.decide(REFACTORED_UPLOAD, "u").enabled and time.monotonic() < deadline:
                 time.sleep(0.02)
             seen = service.decide(REFACTORED_UPLOAD, "u")
-            os.write(result_write, f"{started_before} {service._cache._refresher.running} {seen.enabled} {seen.source}".encode())
+            os.write(result_write, f"{started_before} {service.cache.refresher.running} {seen.enabled} {seen.source}".encode())
             code = 0
         finally:
             os._exit(code)
