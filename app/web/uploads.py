@@ -11,7 +11,6 @@ from flask import Blueprint, flash, g, jsonify, make_response, redirect, render_
 
 from app.compose import current_services
 from app.ingest.errors import DatabaseUnavailable
-from app.ingest.implementations import IMPLEMENTATIONS
 from app.ingest.models import utcnow
 from app.ingest.outcome import (
     DIRECT,
@@ -149,7 +148,7 @@ def handle_upload(endpoint: UploadEndpoint):
     upload = Upload(data, file.filename or "", user, request.form.get("comments") or None, started=started,
                     decision=reason)
     try:
-        outcome = IMPLEMENTATIONS[path].process(services.ingest, upload, route)
+        outcome = services.paths[path].process(services.ingest, upload, route)
     except Exception:  # a bug: the file is already kept and recorded; tell the user plainly
         log.exception("unexpected error in the %s path", path)
         outcome = Outcome.failed(path, route, Failure(PROCESSING_ERROR, "internal_error",
