@@ -3,6 +3,7 @@
     settings ──> database ──> ingestion context (database, upload folders, workbook limits)
              └─> flag service ──> metrics (fallbacks counted) ──> router (OpenFeature client, metric hook)
                                                              └─> shadowing (candidate pool, mismatch store)
+             └─> faults (rehearsals only: HARNESS_FAULTS set) ──> the ingestion paths, wrapped
 
 `build_services` is the one place that decides what the app is made of; views reach the
 result through `current_services()` (typed; no string keys), tests through
@@ -13,16 +14,19 @@ functions below. Nothing here reads the environment: `Settings` did that.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from app.config import Settings
+from app.config import ConfigError, Settings
+from app.harness.faults import Faults, FaultsError, announce, parse_faults, with_faults
 from app.harness.metrics import FlagCollector, Metrics
 from app.harness.router import Router
 from app.harness.shadowing import Shadowing
 from app.ingest.context import IngestContext
 from app.ingest.database import Database
 from app.ingest.files import FileStore
+from app.ingest.implementations import IMPLEMENTATIONS, IngestionPath
 from app.workbook.inspection import Limits
 from flags import FlagService, Refresh, StoreUnavailable, open_service
 from shadow import MismatchStore
@@ -47,6 +51,9 @@ class Services:
     flag_collector: FlagCollector
     router: Router
     shadowing: Shadowing
+    # The paths uploads run through, by name (wrapped with the faults in rehearsals).
+    paths: Mapping[str, IngestionPath] = field(default_factory=lambda: dict(IMPLEMENTATIONS))
+    faults: Faults | None = None
 
     def close(self) -> None:
         """Stop background work and release connections (tests, shutdown)."""
@@ -95,6 +102,20 @@ def open_flags(settings: Settings, refresh: str = Refresh.ON_REQUEST) -> FlagSer
     return service
 
 
+def open_faults(settings: Settings, db: Database) -> Faults | None:
+    """The rehearsal faults when `HARNESS_FAULTS` is set, else None (refused in production)."""
+    if settings.faults is None:
+        return None
+    if settings.is_production:
+        raise ConfigError("HARNESS_FAULTS is refused when HARNESS_ENV=production (fault injection is for rehearsals)")
+    try:
+        faults = Faults(db, parse_faults(settings.faults))
+    except FaultsError as error:
+        raise ConfigError(f"HARNESS_FAULTS: {error}") from None
+    announce(faults.current(), settings.environment)
+    return faults
+
+
 def build_services(settings: Settings) -> Services:
     """Build every collaborator from `settings`, in dependency order."""
     db = open_database(settings)
@@ -106,7 +127,10 @@ def build_services(settings: Settings) -> Services:
     flags.add_fallback_hook(metrics.count_fallback)
     router = Router(flags, metrics)
     shadowing = Shadowing(settings, limits, flags, metrics, MismatchStore(db.engine))
-    return Services(settings, db, files, ingest, flags, metrics, FlagCollector(lambda: flags), router, shadowing)
+    faults = open_faults(settings, db)
+    paths = with_faults(IMPLEMENTATIONS, faults) if faults else dict(IMPLEMENTATIONS)
+    return Services(settings, db, files, ingest, flags, metrics, FlagCollector(lambda: flags), router, shadowing,
+                    paths, faults)  # type: ignore[arg-type]
 
 
 def attach(app: Flask, services: Services) -> None:

@@ -60,6 +60,9 @@ class Settings:
     # prometheus_client's multiprocess folder: it picks its value storage from this
     # variable when imported, so `harness serve` sets it before the workers start.
     metrics_dir: str | None = None
+    # Rehearsal fault injection (app/harness/faults.py): None is off; a string (even
+    # empty) allows it, starting with those faults. Refused in production.
+    faults: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -168,6 +171,10 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
     elif len(secret_key) < 32:
         raise ConfigError("HARNESS_SECRET_KEY must be at least 32 characters")
 
+    faults = env.get("HARNESS_FAULTS")
+    if faults is not None and environment == "production":
+        raise ConfigError("HARNESS_FAULTS is refused when HARNESS_ENV=production (fault injection is for rehearsals)")
+
     return Settings(
         instance_path=instance,
         database_url=database_url,
@@ -192,4 +199,5 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         port=_int(env, "HARNESS_PORT", 5000),
         workers=_int(env, "HARNESS_WORKERS", 2),
         metrics_dir=env.get(MULTIPROC_ENV) or None,
+        faults=faults,
     )

@@ -18,7 +18,8 @@ from tests import services
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_FORMS = ROOT.parent / "shared" / "arb_forms"
-APP_TABLES = ("incidences", "portal_updates", "uploaded_files", "shadow_mismatch_fields", "shadow_mismatches")
+APP_TABLES = ("incidences", "portal_updates", "uploaded_files", "shadow_mismatch_fields", "shadow_mismatches",
+              "harness_faults")
 
 
 def shared_forms() -> Path:

@@ -9,8 +9,10 @@ Each path phrases its own messages; what it does is written once, here.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 
 from app.ingest.context import IngestContext
@@ -38,6 +40,11 @@ class KeptUpload:
     upload_id: int
 
 
+def timed(upload: Upload) -> Upload:
+    """The upload with its handling clock started (the web layer starts it on arrival)."""
+    return upload if upload.started is not None else dataclasses.replace(upload, started=time.perf_counter())
+
+
 def keep(ctx: IngestContext, upload: Upload, route: str, path: str) -> KeptUpload:
     """Write the file, then record it; raises `OSError` (nothing kept) or `UploadNotRecorded`."""
     now = ctx.clock()
@@ -46,6 +53,7 @@ def keep(ctx: IngestContext, upload: Upload, route: str, path: str) -> KeptUploa
         upload_id = record_upload(
             ctx.db, filename=upload.filename, saved_name=saved.name, route=route, ingest_path=path,
             user=upload.user, size=len(upload.data), sha256=hashlib.sha256(upload.data).hexdigest(), now=now,
+            decision_reason=upload.decision,
         )
     except DatabaseUnavailable as exc:
         raise UploadNotRecorded(saved, exc) from exc
@@ -53,18 +61,22 @@ def keep(ctx: IngestContext, upload: Upload, route: str, path: str) -> KeptUploa
 
 
 def settle(ctx: IngestContext, upload_id: int | None, status: str, description: str | None, *,
-           error_type: str | None = None, id_incidence: int | None = None) -> None:
-    """Say how an upload ended; with the database gone the record stays as it was (the user
-    is answered anyway, and the record is not lost: it still says `received`)."""
+           error_type: str | None = None, id_incidence: int | None = None, sector: str | None = None,
+           started: float | None = None) -> None:
+    """Say how an upload ended (with its sector and handling time when known); with the
+    database gone the record stays as it was (the user is answered anyway, and the record
+    is not lost: it still says `received`)."""
     if upload_id is None:
         return
     try:
         finish_upload(ctx.db, upload_id, status=status, now=ctx.clock(), description=description,
-                      error_type=error_type, id_incidence=id_incidence)
+                      error_type=error_type, id_incidence=id_incidence, sector=sector, started=started)
     except DatabaseUnavailable as exc:
         log.warning("upload %s: could not record status %s: %s", upload_id, status, exc)
 
 
-def mark_failed(ctx: IngestContext, upload_id: int | None, failure: Failure, id_incidence: int | None = None) -> None:
+def mark_failed(ctx: IngestContext, upload_id: int | None, failure: Failure, id_incidence: int | None = None, *,
+                sector: str | None = None, started: float | None = None) -> None:
     """Record that an upload failed, with its error."""
-    settle(ctx, upload_id, "failed", failure.message, error_type=failure.error_type, id_incidence=id_incidence)
+    settle(ctx, upload_id, "failed", failure.message, error_type=failure.error_type, id_incidence=id_incidence,
+           sector=sector, started=started)

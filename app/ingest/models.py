@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, MetaData, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -60,9 +60,17 @@ class PortalUpdate(Base):
 
 
 class UploadedFile(Base):
-    """Every upload, recorded before any processing; `status` says how it ended."""
+    """Every upload, recorded before any processing; `status` says how it ended.
+
+    The record is also the evidence an A/B comparison reads: route, path, why the router
+    chose it (`decision_reason`), user, outcome (`status`, `error_type`), `sector`, when
+    (`created_at`) and how long the portal took (`duration_seconds`, from the moment it
+    began handling the request to the write that settled the record).
+    """
 
     __tablename__ = "uploaded_files"
+    # Window queries (the report, the rollout gates): a time range, then route and path.
+    __table_args__ = (Index("ix_uploaded_files_window", "created_at", "route", "ingest_path"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     path: Mapped[str | None] = mapped_column(Text)
@@ -78,3 +86,18 @@ class UploadedFile(Base):
     id_incidence: Mapped[int | None] = mapped_column(BigInteger, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    sector: Mapped[str | None] = mapped_column(String(100))
+    decision_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class HarnessFault(Base):
+    """One injected fault for rehearsals (`refactored.direct.error_rate` = 0.3), shared by every
+    worker through the database; empty (no fault) unless a rehearsal sets one."""
+
+    __tablename__ = "harness_faults"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float] = mapped_column(Float, nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    updated_by: Mapped[str | None] = mapped_column(String(255))

@@ -120,6 +120,7 @@ def _payload_and_sector(parsed: ParsedWorkbook | None) -> tuple[dict | None, str
 
 def _run(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
     """The monolith: every step in one function, as the legacy portal had it."""
+    upload = intake.timed(upload)
     try:
         kept = intake.keep(ctx, upload, route, ORIGINAL)
     except intake.UploadNotRecorded as exc:
@@ -130,7 +131,8 @@ def _run(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
     saved, upload_id = kept.saved, kept.upload_id
 
     def fail(failure: Failure, **data) -> Outcome:
-        intake.mark_failed(ctx, upload_id, failure, data.get("id_incidence"))
+        intake.mark_failed(ctx, upload_id, failure, data.get("id_incidence"), sector=data.get("sector"),
+                           started=upload.started)
         return Outcome.failed(ORIGINAL, route, failure, upload_id=upload_id, saved_filename=saved.name, **data)
 
     json_path = ctx.files.json_dir / f"{saved.name}.json"
@@ -141,7 +143,8 @@ def _run(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
     try:
         if route == DIRECT:
             plan = apply_merge(ctx.db, id_incidence, payload, sector=sector, user=upload.user,
-                               comments=upload.comments or DIRECT_UPLOAD_COMMENT, now=ctx.clock(), upload_id=upload_id)
+                               comments=upload.comments or DIRECT_UPLOAD_COMMENT, now=ctx.clock(), upload_id=upload_id,
+                               started=upload.started)
         else:
             plan = plan_merge(id_incidence, load_misc_json(ctx.db, id_incidence), payload)
     except DatabaseUnavailable as exc:
@@ -158,7 +161,8 @@ def _run(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
         except OSError as exc:
             return fail(Failure(PROCESSING_ERROR, "staging_failed", f"Error staging file: {exc.strerror or exc}"),
                         id_incidence=id_incidence, sector=sector, payload=payload)
-        intake.settle(ctx, upload_id, "staged", staged_filename, id_incidence=id_incidence)
+        intake.settle(ctx, upload_id, "staged", staged_filename, id_incidence=id_incidence, sector=sector,
+                      started=upload.started)
     return _success(route, id_incidence, sector, payload, plan, upload_id, saved.name, staged_filename)
 
 

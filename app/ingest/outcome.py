@@ -38,6 +38,11 @@ class Upload:
     filename: str
     user: str
     comments: str | None = None
+    # When the portal began handling the request (`time.perf_counter()`), so the record
+    # that settles it carries the whole handling time; None: the path starts the clock.
+    started: float | None = None
+    # Why the router chose the path (`percentage`, `kill_switch`...; `pinned` on a pinned URL).
+    decision: str | None = None
 
 
 @dataclass(frozen=True)

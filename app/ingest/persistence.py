@@ -13,6 +13,7 @@ rows and the ORM's unit of work would cost more than the rest of the upload.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
@@ -39,9 +40,14 @@ _INSERT_UPDATES = insert(PORTAL_UPDATES)
 _INSERT_INCIDENCE = insert(INCIDENCES)
 _SELECT_MISC_JSON = select(INCIDENCES.c.misc_json).where(INCIDENCES.c.id_incidence == bindparam("b_id"))
 _LOCK_MISC_JSON = _SELECT_MISC_JSON.with_for_update()
+# Settling a record also writes its evidence (duration, sector) in the same statement;
+# a later step that knows neither (a review's confirm) keeps what is there.
 _MARK_UPLOAD = update(UPLOADED_FILES).where(UPLOADED_FILES.c.id == bindparam("b_id")).values(
     status=bindparam("b_status"), description=bindparam("b_description"), error_type=bindparam("b_error_type"),
     updated_at=bindparam("b_now"), id_incidence=func.coalesce(bindparam("b_incidence"), UPLOADED_FILES.c.id_incidence),
+    duration_seconds=func.coalesce(bindparam("b_duration", type_=UPLOADED_FILES.c.duration_seconds.type),
+                                   UPLOADED_FILES.c.duration_seconds),
+    sector=func.coalesce(bindparam("b_sector", type_=UPLOADED_FILES.c.sector.type), UPLOADED_FILES.c.sector),
 )
 _UPDATE_INCIDENCE = update(INCIDENCES).where(INCIDENCES.c.id_incidence == bindparam("b_id")).values(
     misc_json=bindparam("b_misc_json", type_=INCIDENCES.c.misc_json.type), updated_at=bindparam("b_now"),
@@ -60,31 +66,43 @@ def _database_errors(action: str) -> Iterator[None]:
         raise DatabaseUnavailable(f"{action}: {str(exc).splitlines()[0]}") from exc
 
 
+def elapsed(started: float | None) -> float | None:
+    """Seconds since `started` (a `time.perf_counter()` reading), or None when unknown."""
+    return None if started is None else max(0.0, time.perf_counter() - started)
+
+
 def record_upload(db: Database, *, filename: str, saved_name: str | None, route: str, ingest_path: str,
                   user: str, size: int, sha256: str | None, status: str = "received",
-                  description: str | None = None, error_type: str | None = None, now: dt.datetime) -> int:
-    """Insert the `uploaded_files` row for an upload and return its id."""
+                  description: str | None = None, error_type: str | None = None, now: dt.datetime,
+                  decision_reason: str | None = None, started: float | None = None) -> int:
+    """Insert the `uploaded_files` row for an upload and return its id (a record inserted
+    already settled, a rejected upload, gets its duration from `started`)."""
     with _database_errors("recording the upload"), db.transaction(write=True) as conn:
         result = conn.execute(_INSERT_UPLOAD, {
             "path": saved_name, "original_filename": clean_text(filename)[:1000], "status": status,
             "description": description, "error_type": error_type, "route": route, "ingest_path": ingest_path,
             "user": user, "size_bytes": size, "sha256": sha256, "created_at": now, "updated_at": now,
+            "decision_reason": decision_reason, "sector": None,
+            "duration_seconds": elapsed(started) if status != "received" else None,
         })
         return result.inserted_primary_key[0]
 
 
 def _mark_upload(conn: Connection, upload_id: int, *, status: str, now: dt.datetime, description: str | None,
-                 error_type: str | None, id_incidence: int | None) -> None:
+                 error_type: str | None, id_incidence: int | None, sector: str | None = None,
+                 started: float | None = None) -> None:
     conn.execute(_MARK_UPLOAD, {"b_id": upload_id, "b_status": status, "b_description": description,
-                                "b_error_type": error_type, "b_now": now, "b_incidence": id_incidence})
+                                "b_error_type": error_type, "b_now": now, "b_incidence": id_incidence,
+                                "b_sector": str(sector)[:100] if sector else None, "b_duration": elapsed(started)})
 
 
 def finish_upload(db: Database, upload_id: int, *, status: str, now: dt.datetime, description: str | None = None,
-                  error_type: str | None = None, id_incidence: int | None = None) -> None:
-    """Set how an upload ended."""
+                  error_type: str | None = None, id_incidence: int | None = None, sector: str | None = None,
+                  started: float | None = None) -> None:
+    """Set how an upload ended, with its sector and the duration since `started` when known."""
     with _database_errors("updating the upload record"), db.transaction(write=True) as conn:
         _mark_upload(conn, upload_id, status=status, now=now, description=description, error_type=error_type,
-                     id_incidence=id_incidence)
+                     id_incidence=id_incidence, sector=sector, started=started)
 
 
 def load_misc_json(db: Database, id_incidence: int) -> dict | None:
@@ -134,9 +152,11 @@ def _with_insert_retry(action: str, attempt_once: Callable[[], object]):
 
 
 def apply_merge(db: Database, id_incidence: int, payload: Mapping, *, sector: str | None, user: str,
-                comments: str | None, now: dt.datetime, upload_id: int | None = None) -> MergePlan:
+                comments: str | None, now: dt.datetime, upload_id: int | None = None,
+                started: float | None = None) -> MergePlan:
     """Merge `payload` into the incidence under a row lock; log each change; mark the
-    upload `processed` in the same transaction. Returns the plan applied."""
+    upload `processed` (with its sector and the duration since `started`) in the same
+    transaction. Returns the plan applied."""
 
     def attempt() -> MergePlan:
         with db.transaction(write=True) as conn:
@@ -146,7 +166,7 @@ def apply_merge(db: Database, id_incidence: int, payload: Mapping, *, sector: st
             _log(conn, id_incidence, plan.changes, user, comments, now)
             if upload_id is not None:
                 _mark_upload(conn, upload_id, status="processed", now=now, error_type=None, id_incidence=id_incidence,
-                             description=f"{len(plan.changes)} field(s) changed")
+                             description=f"{len(plan.changes)} field(s) changed", sector=sector, started=started)
             return plan
 
     return _with_insert_retry("saving the incidence", attempt)

@@ -210,7 +210,8 @@ def decide(data: bytes, limits: Limits, base_lookup: BaseLookup | None) -> Uploa
 def persist_direct(ctx: IngestContext, upload: Upload, decision: UploadDecision, upload_id: int | None) -> MergePlan:
     """Merge into `incidences` under a row lock, log each changed field, mark the upload processed."""
     return apply_merge(ctx.db, decision.id_incidence, decision.payload, sector=decision.sector, user=upload.user,
-                       comments=upload.comments or DIRECT_UPLOAD_COMMENT, now=ctx.clock(), upload_id=upload_id)
+                       comments=upload.comments or DIRECT_UPLOAD_COMMENT, now=ctx.clock(), upload_id=upload_id,
+                       started=upload.started)
 
 
 def persist_staged(ctx: IngestContext, upload: Upload, decision: UploadDecision, upload_id: int | None) -> str:
@@ -227,40 +228,47 @@ def persist_staged(ctx: IngestContext, upload: Upload, decision: UploadDecision,
 
 def upload_and_process_file(ctx: IngestContext, upload: Upload) -> UploadResult:
     """Direct upload: save, record, convert, validate, merge, log."""
+    upload = intake.timed(upload)
     saved = save_upload(ctx, upload, DIRECT)
     if not saved.success:
         return UploadResult(False, saved.failure)
     name = saved.saved.name
     decision = decide(upload.data, ctx.limits, None)  # the plan is made under the row lock
     if not decision.success:
-        intake.mark_failed(ctx, saved.upload_id, decision.failure, decision.id_incidence)
+        intake.mark_failed(ctx, saved.upload_id, decision.failure, decision.id_incidence, sector=decision.sector,
+                           started=upload.started)
         return UploadResult(False, decision.failure, saved.upload_id, name, decision)
     try:
         applied = persist_direct(ctx, upload, decision, saved.upload_id)
     except DatabaseUnavailable as exc:
         failure = Failure(DATABASE_ERROR, "database_unavailable", f"the incidence could not be saved: {exc}")
-        intake.mark_failed(ctx, saved.upload_id, failure, decision.id_incidence)
+        intake.mark_failed(ctx, saved.upload_id, failure, decision.id_incidence, sector=decision.sector,
+                           started=upload.started)
         return UploadResult(False, failure, saved.upload_id, name, decision)
     return UploadResult(True, None, saved.upload_id, name, decision, applied)
 
 
 def stage_uploaded_file_for_review(ctx: IngestContext, upload: Upload) -> StagingResult:
     """Staged upload: save, record, convert, validate, write a staged file for review."""
+    upload = intake.timed(upload)
     saved = save_upload(ctx, upload, STAGED)
     if not saved.success:
         return StagingResult(False, saved.failure)
     name = saved.saved.name
     decision = decide(upload.data, ctx.limits, lambda id_: load_misc_json(ctx.db, id_))
     if not decision.success:
-        intake.mark_failed(ctx, saved.upload_id, decision.failure, decision.id_incidence)
+        intake.mark_failed(ctx, saved.upload_id, decision.failure, decision.id_incidence, sector=decision.sector,
+                           started=upload.started)
         return StagingResult(False, decision.failure, saved.upload_id, name, decision)
     try:
         staged_filename = persist_staged(ctx, upload, decision, saved.upload_id)
     except OSError as exc:
         failure = Failure(PROCESSING_ERROR, "staging_failed", f"the staged file could not be written ({exc.strerror or exc})")
-        intake.mark_failed(ctx, saved.upload_id, failure, decision.id_incidence)
+        intake.mark_failed(ctx, saved.upload_id, failure, decision.id_incidence, sector=decision.sector,
+                           started=upload.started)
         return StagingResult(False, failure, saved.upload_id, name, decision)
-    intake.settle(ctx, saved.upload_id, "staged", staged_filename, id_incidence=decision.id_incidence)
+    intake.settle(ctx, saved.upload_id, "staged", staged_filename, id_incidence=decision.id_incidence,
+                  sector=decision.sector, started=upload.started)
     return StagingResult(True, None, saved.upload_id, name, decision, staged_filename)
 
 

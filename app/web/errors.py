@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.compose import current_services
@@ -21,7 +21,10 @@ def init_app(app: Flask) -> None:
         failure = Failure(FILE_ERROR, "too_large", f"the file is larger than the {limit_mb} MB upload limit; it was not stored")
         endpoint = uploads.BY_NAME.get((request.endpoint or "").removeprefix("uploads."))
         if endpoint is not None:
-            return uploads.reject(endpoint.route, endpoint.path_for(current_user()), failure, endpoint.name, started=None)
+            path, reason = endpoint.path_for(current_user())
+            # Started when the view began, if it did (the limit trips when it reads the form).
+            return uploads.reject(endpoint.route, path, failure, endpoint.name, started=g.get("upload_started"),
+                                  reason=reason)
         return error_response(413, failure.message, status=413)
 
     @app.errorhandler(HTTPException)

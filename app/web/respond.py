@@ -39,6 +39,7 @@ STATUS_BY_CODE = {
     "database_unavailable": 503,
     "save_failed": 503,
     "staging_failed": 503,
+    "injected_fault": 503,  # a rehearsal's injected failure (app/harness/faults.py)
 }
 
 

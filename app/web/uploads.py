@@ -7,11 +7,10 @@ import logging
 import time
 from dataclasses import dataclass
 
-from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, jsonify, make_response, redirect, render_template, request, url_for
 
 from app.compose import current_services
 from app.ingest.errors import DatabaseUnavailable
-from app.ingest.implementations import IMPLEMENTATIONS
 from app.ingest.models import utcnow
 from app.ingest.outcome import (
     DIRECT,
@@ -30,6 +29,7 @@ from app.web.users import current_user
 
 log = logging.getLogger(__name__)
 PATH_HEADER = "X-Ingest-Path"
+PINNED = "pinned"  # the decision reason recorded for an upload to a URL pinned to one path
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,12 @@ class UploadEndpoint:
     route: str
     path: str | None
 
-    def path_for(self, user: str) -> str:
-        """The pinned path, or the router's choice for `user`."""
-        return self.path or current_services().router.choose(self.route, user).path
+    def path_for(self, user: str) -> tuple[str, str]:
+        """(path, why): the pinned path, or the router's choice for `user` and its reason."""
+        if self.path:
+            return self.path, PINNED
+        choice = current_services().router.choose(self.route, user)
+        return choice.path, choice.reason
 
 
 ENDPOINTS = (
@@ -110,13 +113,14 @@ def respond(outcome: Outcome, endpoint: str):
     return response
 
 
-def reject(route: str, path: str, failure: Failure, endpoint: str, started: float | None = None):
+def reject(route: str, path: str, failure: Failure, endpoint: str, started: float | None = None,
+           reason: str | None = None):
     """Answer an upload refused before a path ran (no file field, too large), and record it."""
     services = current_services()
     try:
         record_upload(services.db, filename="", saved_name=None, route=route, ingest_path=path,
                       user=current_user(), size=0, sha256=None, status="rejected", description=failure.message,
-                      error_type=failure.error_type, now=utcnow())
+                      error_type=failure.error_type, now=utcnow(), decision_reason=reason, started=started)
     except DatabaseUnavailable:
         log.warning("could not record a rejected upload: %s", failure.message)
     outcome = Outcome.failed(path, route, failure)
@@ -130,20 +134,21 @@ def handle_upload(endpoint: UploadEndpoint):
     route = endpoint.route
     if request.method == "GET":
         return render_template("upload.html", route=route, endpoint=endpoint.name, outcome=None)
-    started = time.perf_counter()
+    started = g.upload_started = time.perf_counter()
     services = current_services()
-    path = endpoint.path_for(user)
+    path, reason = endpoint.path_for(user)
     file = request.files.get("file")
     if file is None:
         return reject(route, path, Failure(FILE_ERROR, "no_file", "no file was sent: choose a feedback form workbook to upload"),
-                      endpoint.name, started)
+                      endpoint.name, started, reason)
     try:
         data = file.read()
     finally:
         file.close()  # large uploads are spooled to a temporary file
-    upload = Upload(data, file.filename or "", user, request.form.get("comments") or None)
+    upload = Upload(data, file.filename or "", user, request.form.get("comments") or None, started=started,
+                    decision=reason)
     try:
-        outcome = IMPLEMENTATIONS[path].process(services.ingest, upload, route)
+        outcome = services.paths[path].process(services.ingest, upload, route)
     except Exception:  # a bug: the file is already kept and recorded; tell the user plainly
         log.exception("unexpected error in the %s path", path)
         outcome = Outcome.failed(path, route, Failure(PROCESSING_ERROR, "internal_error",
