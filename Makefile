@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 LOADTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install run test bench loadtest db-upgrade clean
+.PHONY: install run test bench loadtest db-upgrade clean stack stack-down
 
 # Re-install when the packages change shape too (an editable install maps packages as found).
 $(STAMP): pyproject.toml app/__init__.py flags/__init__.py shadow/__init__.py
@@ -37,6 +37,16 @@ bench: $(STAMP)
 ## summary.json in results/loadtest/, a table printed; fails on any unexpected failure.
 loadtest: $(STAMP)
 	$(BIN)/python -m loadtests.run $(LOADTEST_ARGS)
+
+## The production shape on loopback: nginx :18600 -> two portal instances (2 workers each),
+## PostgreSQL schema + Redis prefix of its own, Prometheus :18690; prints every address.
+## make stack STACK_ARGS='--workers 3'; make stack-down stops exactly the pids it started.
+STACK_ARGS ?=
+stack: $(STAMP)
+	$(BIN)/python -m loadtests.stack up $(STACK_ARGS)
+
+stack-down: $(STAMP)
+	$(BIN)/python -m loadtests.stack down $(STACK_ARGS)
 
 db-upgrade: $(STAMP)
 	$(BIN)/harness db upgrade

@@ -10,3 +10,9 @@ def child_exit(server, worker) -> None:
     """A worker exited: mark its metric files dead (counters stay, live gauges go)."""
     # The master's environment, set by `harness serve` before gunicorn started.
     mark_worker_dead(worker.pid, os.environ.get(MULTIPROC_ENV))
+
+# The access log names the worker (pid) and the request id nginx set (X-Request-Id), so a
+# request is traced from the balancer's log to the worker that answered it, with the
+# ingestion path that served it.
+access_log_format = ('%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" '
+                     'pid=%(p)s rid=%({x-request-id}i)s path=%({x-ingest-path}o)s')
