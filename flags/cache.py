@@ -102,6 +102,7 @@ class StateCache:
         self._next_attempt = float("-inf")
         self._lock = threading.Lock()
         self._attempted = threading.Event()
+        self._reloaded = threading.Event()  # set after every reload attempt
         self._health_listeners: list[HealthListener] = []
         self._change_listeners: list[ChangeListener] = []
         self._refresher = Refresher(self) if refresh == Refresh.BACKGROUND else None
@@ -134,8 +135,8 @@ class StateCache:
         return self._attempted.is_set()
 
     def _read(self) -> tuple[Mapping[str, FlagState] | None, str]:
-        if self._refresher is not None:
-            self._refresher.ensure_running()
+        if self._refresher is not None and not self._refresher.running:
+            self._first_decision_of_process()
         snapshot = self._snapshot
         if snapshot is None and not self._attempted.is_set():
             # A process that never read the store: wait (bounded) for the first attempt.
@@ -145,6 +146,18 @@ class StateCache:
                 self._attempted.wait(self.cold_wait)
             snapshot = self._snapshot
         return self._judge(snapshot, self._clock.monotonic())
+
+    def _first_decision_of_process(self) -> None:
+        """Start the refresher; a snapshot read before it ran (at start-up, before a fork) and
+        older than `ttl` is not decided from: wait (at most `cold_wait`) for the thread's
+        first reload, or a kill made since start-up would miss this process's first request."""
+        snapshot = self._snapshot
+        stale = snapshot is not None and self._clock.monotonic() - snapshot.loaded_at >= self.ttl
+        if stale:
+            self._reloaded.clear()
+        self._refresher.ensure_running()
+        if stale:
+            self._reloaded.wait(self.cold_wait)
 
     def _judge(self, snapshot: Snapshot | None, now: float) -> tuple[Mapping[str, FlagState] | None, str]:
         if snapshot is None:
@@ -231,6 +244,7 @@ class StateCache:
             states = dict(self._load())
         except Exception as error:  # a store error must never reach a request
             self._record_failure(now, error)
+            self._reloaded.set()
             return False
         finally:
             self._attempted.set()
@@ -243,6 +257,7 @@ class StateCache:
         if previous is not None and previous.states != states:
             changed = tuple(sorted(n for n in set(states) | set(previous.states) if states.get(n) != previous.states.get(n)))
             self._notify(self._change_listeners, changed)
+        self._reloaded.set()
         return True
 
     def _record_failure(self, now: float, error: BaseException) -> None:
@@ -296,6 +311,7 @@ class StateCache:
         attempted, self._attempted = self._attempted.is_set(), threading.Event()
         if attempted:
             self._attempted.set()
+        self._reloaded = threading.Event()
         if self._on_fork is not None:
             self._on_fork()
 

@@ -34,6 +34,9 @@ STATE_FILE = "state.json"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 ADMIN_ACTOR = "stack"
+# Processes this Python process started, by pid: kept so they are waited for (reaped) when
+# stopped, instead of lingering as zombies or being garbage-collected while running.
+_CHILDREN: dict[int, subprocess.Popen] = {}
 
 
 class StackError(RuntimeError):
@@ -207,11 +210,10 @@ def kill_process(process: Process) -> None:
 
 
 def _reap(pid: int) -> None:
-    """Collect the exit status if `pid` is our child (else the zombie would look alive)."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
+    """Collect the exit status if this process started `pid`."""
+    child = _CHILDREN.get(pid)
+    if child is not None and child.poll() is not None:
+        del _CHILDREN[pid]
 
 
 def worker_pids(master_pid: int) -> list[int]:
@@ -260,6 +262,7 @@ class Stack:
         with log.open("ab") as handle:
             popen = subprocess.Popen(argv, env=env, cwd=cwd or self.folder, stdout=handle, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
+        _CHILDREN[popen.pid] = popen
         return Process(role, popen.pid, argv[0], str(log)), popen
 
     def _portal_env(self, state: StackState, index: int, port: int) -> dict[str, str]:
@@ -286,12 +289,10 @@ class Stack:
         nginx_dir = self.folder / "nginx"
         for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (nginx_dir / "temp" / name).mkdir(parents=True, exist_ok=True)
-        user = None
-        if os.geteuid() == 0:
-            # As root nginx runs its workers as nobody: they must write the temp folders.
-            user = "nobody nogroup"
-            for path in (nginx_dir / "temp").rglob("*"):
-                shutil.chown(path, "nobody", "nogroup")
+        # Started as root, nginx would run its workers as nobody, who cannot reach a folder
+        # under a private temp directory to buffer upload bodies: on this loopback stack
+        # they keep the starting user (a deployment uses the package's www-data).
+        user = "root root" if os.geteuid() == 0 else None
         site = nginx_dir / "arb-portal.conf"
         site.write_text(render.nginx_site(render.NGINX_SITE.read_text(),
                                           [f"127.0.0.1:{port}" for port in ports.portals], f"127.0.0.1:{ports.nginx}"))

@@ -185,6 +185,22 @@ def test_the_refresher_thread_starts_with_the_first_decision_and_rereads_the_sto
     operator.close()
 
 
+def test_a_kill_made_after_start_up_reaches_the_first_decision_of_a_process(tmp_path):
+    """The snapshot read at start-up (before any decision) is older than the TTL by the first
+    request: that request waits for the refresher's first read instead of deciding from it."""
+    url = f"sqlite:///{tmp_path / 'flags.db'}"
+    operator = FlagService(open_store(url))
+    operator.ensure_flags()
+    operator.set_percent(REFACTORED_UPLOAD, 100, actor="ops")
+    service = FlagService(open_store(url), ttl=0.2, max_stale=5, refresh=Refresh.BACKGROUND)
+    service.reload()  # what the portal does at start-up
+    operator.kill(REFACTORED_UPLOAD, actor="ops", reason="regression")
+    time.sleep(0.3)  # the start-up snapshot is now older than the TTL
+    assert service.decide(REFACTORED_UPLOAD, "u").enabled is False
+    service.close()
+    operator.close()
+
+
 # Python 3.12+ warns on fork() with threads running: that is the very case under test (gunicorn does it).
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_runs_its_own_refresher_and_follows_changes_made_after_the_fork(tmp_path):
