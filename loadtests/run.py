@@ -1,12 +1,13 @@
 """`make loadtest`: a headless Locust run, its reports, and an exact summary.
 
     python -m loadtests.run [--host URL] [--users 20] [--spawn-rate 5] [--run-time 60s]
-                            [--workers 2] [--results results/loadtest] [--tags routed] ...
+                            [--workers N] [--portal-workers 2] [--results results/loadtest]
+                            [--tags routed] ...
                             [any other Locust option, passed through]
 
 Without `--host` it starts the portal itself on the embedded default (`harness serve`:
 SQLite in a fresh instance folder under the results folder, real gunicorn with
-`--workers`, `HARNESS_TRUST_USER_HEADER=true`) and stops it afterwards. With `--host` it
+`--portal-workers`, `HARNESS_TRUST_USER_HEADER=true`) and stops it afterwards. With `--host` it
 targets that portal (which must trust `X-Portal-User`, or every upload is one anonymous
 user and the rollout buckets do not matter).
 
@@ -15,6 +16,10 @@ writes `locust_stats.csv`, `locust_stats_history.csv`, `locust_failures.csv`,
 `locust_exceptions.csv`, `report.html` and `locust.json` into the results folder, and
 every request's verdict to `samples.json`; this driver turns those into `summary.json`
 (exact counts and percentiles, see loadtests/summary.py) and prints a short table.
+`--workers N` runs Locust distributed: a master (no users of its own: it spreads them,
+gathers the statistics and writes the reports) and N worker processes on this machine,
+each generating load and writing its own `samples-worker-K.json`, merged here. Workers on
+other machines join the same master with Locust's own flags (docs/loadtests.md).
 Exit status: 0 when requests were made, none failed unexpectedly and Locust itself
 reported no error; 1 otherwise; 2 when the run itself could not be made.
 """
@@ -33,7 +38,7 @@ import sys
 import time
 from pathlib import Path
 
-from loadtests.server import Server, ServerError
+from loadtests.server import Server, ServerError, free_port
 from loadtests.summary import summarise, table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--users", "-u", type=int, default=20)
     parser.add_argument("--spawn-rate", "-r", type=float, default=5.0, help="users started per second")
     parser.add_argument("--run-time", "-t", default="60s", help="e.g. 60s, 2m")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of the portal this starts")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="Locust worker processes (distributed mode: a master and N workers); 0: one process")
+    parser.add_argument("--master-port", type=int, default=0, help="with --workers: the master's port (default: a free one)")
+    parser.add_argument("--portal-workers", type=int, default=2, help="gunicorn workers of the portal this starts")
     parser.add_argument("--results", default=str(ROOT / "results" / "loadtest"), help="folder for every output")
     parser.add_argument("--shape", choices=("none", "step"), default="none",
                         help="step: stepped users from loadtests/shape.py (--step-users, --step-seconds, --steps)")
@@ -73,18 +81,44 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _locustfiles(args: argparse.Namespace) -> str:
+    return f"{LOCUSTFILE},{SHAPE_FILE}" if args.shape == "step" else str(LOCUSTFILE)
+
+
 def locust_command(args: argparse.Namespace, host: str, results: Path, passthrough: list[str]) -> list[str]:
-    """The Locust command line for a headless run writing into `results`."""
-    files = f"{LOCUSTFILE},{SHAPE_FILE}" if args.shape == "step" else str(LOCUSTFILE)
-    command = [sys.executable, "-m", "locust", "-f", files, "--headless", "--host", host, "--only-summary",
+    """The Locust command line for a headless run writing into `results` (the master's, with --workers)."""
+    command = [sys.executable, "-m", "locust", "-f", _locustfiles(args), "--headless", "--host", host, "--only-summary",
                "--stop-timeout", str(STOP_TIMEOUT_S), "--csv", str(results / "locust"), "--html", str(results / "report.html"),
-               "--json-file", str(results / "locust"), "--samples-file", str(results / "samples.json")]
+               "--json-file", str(results / "locust")]
+    if args.workers:
+        command += ["--master", "--expect-workers", str(args.workers), "--master-bind-host", "127.0.0.1",
+                    "--master-bind-port", str(args.master_port)]
+    else:
+        command += ["--samples-file", str(results / "samples.json")]
     if args.shape == "step":
         command += ["--step-users", str(args.step_users), "--step-seconds", str(args.step_seconds), "--steps", str(args.steps),
                     "--step-spawn-rate", str(args.spawn_rate)]
     else:
         command += ["--users", str(args.users), "--spawn-rate", str(args.spawn_rate), "--run-time", args.run_time]
     return command + passthrough
+
+
+def worker_command(args: argparse.Namespace, index: int, results: Path, passthrough: list[str]) -> list[str]:
+    """The command line of local Locust worker `index` (its own samples file)."""
+    return [sys.executable, "-m", "locust", "-f", _locustfiles(args), "--worker", "--master-host", "127.0.0.1",
+            "--master-port", str(args.master_port), "--samples-file", str(results / f"samples-worker-{index}.json"),
+            *passthrough]
+
+
+def merge_samples(paths: list[Path]) -> dict:
+    """One samples document from the workers' (records joined; the window from first start to last stop)."""
+    parts = [json.loads(path.read_text()) for path in paths]
+    merged = dict(parts[0])
+    merged["records"] = [record for part in parts for record in part["records"]]
+    merged["started"] = min(part["started"] for part in parts)
+    merged["stopped"] = max(part["stopped"] for part in parts)
+    merged["workers"] = len(parts)
+    return merged
 
 
 def planned_seconds(args: argparse.Namespace) -> int:
@@ -94,18 +128,32 @@ def planned_seconds(args: argparse.Namespace) -> int:
     return parse_duration(args.run_time)
 
 
-def run_locust(command: list[str], results: Path, budget_s: float) -> int:
-    """Run Locust in its own process (bounded by `budget_s`), logging to `results/locust.log`."""
+def run_locust(command: list[str], results: Path, budget_s: float, workers: list[list[str]] = ()) -> int:
+    """Run Locust in its own process (and its workers in theirs), bounded by `budget_s`;
+    logs to `results/locust.log` (and `locust-worker-K.log`)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     with (results / "locust.log").open("w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    children = []
+    for index, worker in enumerate(workers, start=1):
+        with (results / f"locust-worker-{index}.log").open("w") as log:
+            children.append(subprocess.Popen(worker, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                             start_new_session=True))
+    try:
+        code = process.wait(budget_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+        print(f"Locust did not finish within {budget_s:.0f} s; killed", file=sys.stderr)
+        code = -9
+    # The master tells its workers to quit when it stops; one that does not is stopped.
+    for child in children:
         try:
-            return process.wait(budget_s)
+            child.wait(STOP_TIMEOUT_S + 20)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
-            print(f"Locust did not finish within {budget_s:.0f} s; killed", file=sys.stderr)
-            return -9
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait(10)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,14 +167,20 @@ def main(argv: list[str] | None = None) -> int:
     results = Path(args.results).resolve()
     for stale in ("samples.json", "summary.json", "locust.json", "report.html"):
         (results / stale).unlink(missing_ok=True)
+    for stale in results.glob("samples-worker-*.json"):
+        stale.unlink()
     results.mkdir(parents=True, exist_ok=True)
-    server = None if args.host else Server(results / "instance", workers=args.workers, log_path=results / "server.log")
+    if args.workers and not args.master_port:
+        args.master_port = free_port()
+    server = None if args.host else Server(results / "instance", workers=args.portal_workers, log_path=results / "server.log")
     started = time.time()
     try:
         host = args.host.rstrip("/") if args.host else server.start()
         print(f"load test: {host}, {'stepped load' if args.shape == 'step' else f'{args.users} users'}, "
-              f"{seconds} s; results in {results}", flush=True)
-        code = run_locust(locust_command(args, host, results, passthrough), results, seconds + STOP_TIMEOUT_S + 120)
+              f"{seconds} s{f', Locust master + {args.workers} workers' if args.workers else ''}; results in {results}",
+              flush=True)
+        workers = [worker_command(args, n, results, passthrough) for n in range(1, args.workers + 1)]
+        code = run_locust(locust_command(args, host, results, passthrough), results, seconds + STOP_TIMEOUT_S + 120, workers)
     except ServerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -136,11 +190,19 @@ def main(argv: list[str] | None = None) -> int:
             if not args.keep_instance:
                 shutil.rmtree(server.instance, ignore_errors=True)
     samples_path = results / "samples.json"
+    if args.workers:
+        written = sorted(results.glob("samples-worker-*.json"))
+        if len(written) != args.workers:
+            print(f"error: {len(written)} of {args.workers} Locust workers wrote samples (exit {code}); "
+                  f"see {results}/locust-worker-*.log", file=sys.stderr)
+            return 2
+        samples_path.write_text(json.dumps(merge_samples(written)))
     if not samples_path.exists():
         print(f"error: Locust wrote no samples (exit {code}); see {results / 'locust.log'}", file=sys.stderr)
         return 2
     samples = json.loads(samples_path.read_text())
-    run = {"host": host, "started_portal": server is not None, "workers": args.workers if server else None,
+    run = {"host": host, "started_portal": server is not None, "portal_workers": args.portal_workers if server else None,
+           "locust_workers": args.workers,
            "users": None if args.shape == "step" else args.users, "spawn_rate": args.spawn_rate,
            "shape": args.shape, "planned_s": seconds, "locust_args": passthrough, "locust_exit_code": code,
            "mix": samples["mix"], "user_ids": samples["user_ids"], "pool": samples["pool"],
