@@ -280,8 +280,8 @@ class Stack:
             HARNESS_PORT=str(port),
             HARNESS_WORKERS=str(self.config.workers),
             HARNESS_INSTANCE_PATH=str(self.folder / f"portal-{index}"),
-            **self.config.portal_env,
         )
+        env.update(self.config.portal_env)
         return env
 
     def _render(self, state: StackState) -> tuple[Path, Path]:
