@@ -10,7 +10,9 @@
 - store: routed p50 with the Redis flag store healthy, frozen (SIGSTOP) and dead, through
   gunicorn, on a Redis server of its own (issue 15);
 - flags: warm-cache decision latency, the router through OpenFeature vs the direct call,
-  and kill-switch propagation across processes (issues 3 and 15).
+  and kill-switch propagation across processes (issues 3 and 15);
+- stack: throughput through nginx with two instances vs one (the ratio), and kill-switch
+  propagation across the instances (median, max) on the loopback stack (issue 16).
 
 Each benchmark module has `main(argv) -> dict` and writes `results/bench_<name>.json`
 (and `.md`); this entry point runs the chosen ones in turn, then writes all figures to
@@ -58,6 +60,8 @@ BENCHMARKS = (
               (), ("--rounds", "3", "--seconds", "3")),
     Benchmark("flags", "loadtests.bench_flags", "flags: decision latency, the router through OpenFeature, kill propagation",
               (), ("--trials", "2", "--samples", "20000", "--router-samples", "20000")),
+    Benchmark("stack", "loadtests.bench_stack", "stack: nginx with two instances vs one, kill switch across instances",
+              (), ("--blocks", "2", "--seconds", "3", "--trials", "1")),
 )
 
 

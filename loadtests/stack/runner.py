@@ -284,9 +284,25 @@ class Stack:
         env.update(self.config.portal_env)
         return env
 
-    def _render(self, state: StackState) -> tuple[Path, Path]:
-        ports = self.config.ports
-        nginx_dir = self.folder / "nginx"
+    def _start_nginx(self, role: str, conf: Path) -> tuple[Process, subprocess.Popen]:
+        args = ["-p", str(conf.parent), "-c", str(conf), "-e", str(conf.parent / "error.log")]
+        check = subprocess.run([shutil.which("nginx"), *args, "-t"], capture_output=True, text=True)
+        if check.returncode != 0:
+            raise StackError(f"nginx -t refused the rendered site: {check.stderr.strip()}")
+        return self._start(role, [shutil.which("nginx"), *args, "-g", "daemon off;"])
+
+    def add_balancer(self, state: StackState, role: str, port: int, instances: list[int]) -> str:
+        """Another nginx from the same site, in front of only the listed instances (1-based);
+        recorded in the state file like the rest. Returns its URL."""
+        conf = self._render_nginx(self.folder / role, [self.config.ports.portals[n - 1] for n in instances], port)
+        process, popen = self._start_nginx(role, conf)
+        state.processes.append(process)
+        state.save()
+        url = f"http://127.0.0.1:{port}"
+        wait_for(f"{url}/healthz", popen, role, Path(process.log))
+        return url
+
+    def _render_nginx(self, nginx_dir: Path, portal_ports: list[int], port: int) -> Path:
         for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (nginx_dir / "temp" / name).mkdir(parents=True, exist_ok=True)
         # Started as root, nginx would run its workers as nobody, who cannot reach a folder
@@ -294,10 +310,15 @@ class Stack:
         # they keep the starting user (a deployment uses the package's www-data).
         user = "root root" if os.geteuid() == 0 else None
         site = nginx_dir / "arb-portal.conf"
-        site.write_text(render.nginx_site(render.NGINX_SITE.read_text(),
-                                          [f"127.0.0.1:{port}" for port in ports.portals], f"127.0.0.1:{ports.nginx}"))
+        site.write_text(render.nginx_site(render.NGINX_SITE.read_text(), [f"127.0.0.1:{p}" for p in portal_ports],
+                                          f"127.0.0.1:{port}"))
         main = nginx_dir / "nginx.conf"
         main.write_text(render.nginx_main(nginx_dir, site, user))
+        return main
+
+    def _render(self, state: StackState) -> tuple[Path, Path]:
+        ports = self.config.ports
+        main = self._render_nginx(self.folder / "nginx", list(ports.portals), ports.nginx)
         prom_dir = self.folder / "prometheus"
         prom_dir.mkdir(parents=True, exist_ok=True)
         config = prom_dir / "prometheus.yml"
@@ -348,11 +369,7 @@ class Stack:
             state.processes.append(process)
             state.save()
             started.append((process, popen, f"http://127.0.0.1:{port}/readyz"))
-        nginx_args = ["-p", str(nginx_conf.parent), "-c", str(nginx_conf), "-e", str(nginx_conf.parent / "error.log")]
-        check = subprocess.run([shutil.which("nginx"), *nginx_args, "-t"], capture_output=True, text=True)
-        if check.returncode != 0:
-            raise StackError(f"nginx -t refused the rendered site: {check.stderr.strip()}")
-        process, popen = self._start("nginx", [shutil.which("nginx"), *nginx_args, "-g", "daemon off;"])
+        process, popen = self._start_nginx("nginx", nginx_conf)
         state.processes.append(process)
         state.save()
         started.append((process, popen, f"{state.nginx_url}/healthz"))

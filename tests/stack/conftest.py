@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from loadtests.stack import render
+from loadtests.stack.propagation import instance_logs  # noqa: F401 - the tests' import point
 from loadtests.stack.runner import Ports, Stack, StackConfig, StackError, StackState, stop
 from loadtests.workbooks import build_pool
 from tests import services
@@ -91,11 +92,6 @@ def last_upload_id(engine) -> int:
     """The highest uploaded_files id so far (0 when empty)."""
     with engine.connect() as conn:
         return conn.execute(text("SELECT COALESCE(MAX(id), 0) FROM uploaded_files")).scalar_one()
-
-
-def instance_logs(state: StackState) -> list[Path]:
-    """The gunicorn access logs of the instances."""
-    return [Path(state.process(f"portal-{n}").log) for n in range(1, len(state.portal_urls) + 1)]
 
 
 def nginx_access_log(state: StackState) -> Path:

@@ -4,25 +4,21 @@ switch reaching every worker of both instances."""
 from __future__ import annotations
 
 import itertools
-import statistics
-import threading
-import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from flags import REFACTORED_UPLOAD, open_service
+from flags import open_service
 from loadtests.stack.client import (
     get_text,
     post,
     request_count_by_id,
     scrape_requests,
     upstreams_of_request,
-    worker_of_request,
 )
-from loadtests.stack.runner import worker_pids
+from loadtests.stack.propagation import measure_kill
 from tests.stack.conftest import instance_logs, last_upload_id, nginx_access_log, report, uploads_recorded
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -79,60 +75,15 @@ def test_metrics_of_both_instances_sum_to_what_was_sent(stack, good_samples):
     assert grown == sent
 
 
-def _probe(base_url: str, stop_at: float, answers: list, pause: float = 0.005) -> None:
-    """Routed decisions on one instance until `stop_at`: a POST /upload with no file is
-    refused (400) after the router chose, and the answer names the path it chose."""
-    while time.monotonic() < stop_at:
-        answers.append(post(base_url, "/upload", user="kill-probe", request_id=uuid.uuid4().hex, timeout=10))
-        time.sleep(pause)
-
-
-def _probe_all(stack, seconds: float) -> list:
-    answers: list = []
-    stop_at = time.monotonic() + seconds
-    threads = [threading.Thread(target=_probe, args=(url, stop_at, answers)) for url in stack.portal_urls for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    return threads, answers
-
-
 def test_a_kill_switch_reaches_every_worker_of_both_instances_within_the_bound(stack):
     """After `kill`, every worker of both instances answers `original` within the bound (measured per worker)."""
     flags = open_service(stack.flag_store_url)
     try:
-        flags.resume(REFACTORED_UPLOAD, actor="stack-test", reason="start from a live flag")
-        flags.set_percent(REFACTORED_UPLOAD, 100, actor="stack-test")
-        time.sleep(2 * KILL_BOUND_S + 0.5)  # every worker has read the 100%
-        threads, answers = _probe_all(stack, seconds=2.0 + KILL_ASSERT_S + 2.0)
-        time.sleep(2.0)
-        killed_at = time.monotonic()
-        flags.kill(REFACTORED_UPLOAD, actor="stack-test", reason="stack propagation test")
-        for thread in threads:
-            thread.join()
+        measured = measure_kill(stack, flags, after_s=KILL_ASSERT_S + 2.0)
     finally:
         flags.close()
-    workers = {pid for index in range(1, len(stack.portal_urls) + 1)
-               for pid in worker_pids(stack.process(f"portal-{index}").pid)}
-    served_by = worker_of_request(instance_logs(stack))
-    per_worker: dict[int, list] = {}
-    for answer in answers:
-        assert answer.status == 400, answer.error or answer.body
-        per_worker.setdefault(served_by[answer.request_id][0], []).append(answer)
-    assert set(per_worker) == workers, "every worker answered probes"
-    reached = {}
-    for pid, mine in per_worker.items():
-        before = [a for a in mine if a.received < killed_at]
-        assert before and {a.path for a in before} == {"refactored"}, (
-            f"worker {pid} was not on refactored before the kill: "
-            f"{[(round(a.sent - killed_at, 3), a.path) for a in before if a.path != 'refactored']}")
-        after = [a for a in mine if a.sent > killed_at]
-        # The first `original` answer to a probe sent after this worker's last `refactored`
-        # one: the kill had reached the worker by then (an upper bound of its propagation).
-        last_refactored = max((a.sent for a in after if a.path == "refactored"), default=killed_at)
-        first_original = min(a.received for a in after if a.path == "original" and a.sent >= last_refactored)
-        reached[pid] = first_original - killed_at
-    figures = sorted(reached.values())
-    report(f"kill switch reached {len(figures)} workers of {len(stack.portal_urls)} instances in "
-           f"median {statistics.median(figures):.3f} s, max {figures[-1]:.3f} s "
-           f"(bound {KILL_BOUND_S} s + one store read; asserted < {KILL_ASSERT_S} s); probes: {len(answers)}")
-    assert figures[-1] < KILL_ASSERT_S
+    assert len(measured.per_worker) == len(stack.portal_urls) * stack.workers
+    report(f"kill switch reached {len(measured.per_worker)} workers of {len(stack.portal_urls)} instances in "
+           f"median {measured.median_s:.3f} s, max {measured.max_s:.3f} s "
+           f"(bound {KILL_BOUND_S} s + one store read; asserted < {KILL_ASSERT_S} s); probes: {measured.probes}")
+    assert measured.max_s < KILL_ASSERT_S
