@@ -47,9 +47,10 @@ def _sub_once(pattern: re.Pattern, replacement, text: str, what: str) -> str:
     return result
 
 
-def nginx_site(site: str, upstreams: Iterable[str], listen: str) -> str:
-    """The site with `upstreams` (host:port each) as its servers, listening on `listen`."""
-    upstreams = list(upstreams)
+def nginx_site(site: str, upstreams: Iterable[str], listen: str, down: Iterable[str] = ()) -> str:
+    """The site with `upstreams` (host:port each) as its servers, listening on `listen`;
+    those in `down` are marked `down` (drained: nginx sends them nothing new)."""
+    upstreams, down = list(upstreams), set(down)
     if not upstreams:
         raise RenderError("nginx_site needs at least one upstream")
 
@@ -60,7 +61,7 @@ def nginx_site(site: str, upstreams: Iterable[str], listen: str) -> str:
             raise RenderError("upstream arb_portal: no server line to copy")
         indent, options = found[0].group(1), found[0].group(2) or ""
         comments = "\n".join(line for line in body.splitlines() if line.strip().startswith("#"))
-        lines = [f"{indent}server {address}{options};" for address in upstreams]
+        lines = [f"{indent}server {address}{options}{' down' if address in down else ''};" for address in upstreams]
         return match.group(1) + "\n".join(filter(None, [comments, *lines])) + match.group(3)
 
     text = _sub_once(_UPSTREAM, servers, site, "upstream arb_portal { ... }")

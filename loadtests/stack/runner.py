@@ -24,6 +24,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,8 @@ STATE_FILE = "state.json"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 ADMIN_ACTOR = "stack"
+# After nginx reloads, its old workers finish the requests they hold; new ones use the new site.
+DRAIN_S = 1.0
 # Processes this Python process started, by pid: kept so they are waited for (reaped) when
 # stopped, instead of lingering as zombies or being garbage-collected while running.
 _CHILDREN: dict[int, subprocess.Popen] = {}
@@ -284,6 +287,34 @@ class Stack:
         env.update(self.config.portal_env)
         return env
 
+    def drain(self, state: StackState, indexes: Iterable[int] = ()) -> None:
+        """Mark the instances `indexes` (1-based) `down` in nginx's upstream and reload it
+        (SIGHUP: new workers with the new site, the old ones finish their requests)."""
+        ports = self.config.ports
+        down = [f"127.0.0.1:{ports.portals[n - 1]}" for n in indexes]
+        self._render_nginx(self.folder / "nginx", list(ports.portals), ports.nginx, down)
+        nginx = state.process("nginx")
+        if _running(nginx):
+            os.kill(nginx.pid, signal.SIGHUP)
+        time.sleep(DRAIN_S)
+
+    def restart_instance(self, state: StackState, index: int, drain: bool = True) -> Process:
+        """Restart portal instance `index` as a rolling upgrade does: drained from nginx
+        first (unless `drain=False`), stopped gracefully (SIGTERM: in-flight requests
+        finish), started again on the same port, ready, and put back behind nginx."""
+        role = f"portal-{index}"
+        if drain:
+            self.drain(state, [index])
+        stop_process(state.process(role))
+        port = self.config.ports.portals[index - 1]
+        process, popen = self._start(role, [str(HARNESS), "serve"], self._portal_env(state, index, port))
+        state.processes = [process if p.role == role else p for p in state.processes]
+        state.save()
+        wait_for(f"http://127.0.0.1:{port}/readyz", popen, role, Path(process.log))
+        if drain:
+            self.drain(state, [])
+        return process
+
     def _start_nginx(self, role: str, conf: Path) -> tuple[Process, subprocess.Popen]:
         args = ["-p", str(conf.parent), "-c", str(conf), "-e", str(conf.parent / "error.log")]
         check = subprocess.run([shutil.which("nginx"), *args, "-t"], capture_output=True, text=True)
@@ -302,7 +333,7 @@ class Stack:
         wait_for(f"{url}/healthz", popen, role, Path(process.log))
         return url
 
-    def _render_nginx(self, nginx_dir: Path, portal_ports: list[int], port: int) -> Path:
+    def _render_nginx(self, nginx_dir: Path, portal_ports: list[int], port: int, down: Iterable[str] = ()) -> Path:
         for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (nginx_dir / "temp" / name).mkdir(parents=True, exist_ok=True)
         # Started as root, nginx would run its workers as nobody, who cannot reach a folder
@@ -311,7 +342,7 @@ class Stack:
         user = "root root" if os.geteuid() == 0 else None
         site = nginx_dir / "arb-portal.conf"
         site.write_text(render.nginx_site(render.NGINX_SITE.read_text(), [f"127.0.0.1:{p}" for p in portal_ports],
-                                          f"127.0.0.1:{port}"))
+                                          f"127.0.0.1:{port}", down))
         main = nginx_dir / "nginx.conf"
         main.write_text(render.nginx_main(nginx_dir, site, user))
         return main

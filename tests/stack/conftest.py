@@ -8,7 +8,6 @@ tests skip with the reason; with HARNESS_TEST_REQUIRE_SERVICES=1 (CI) they fail.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -37,6 +36,11 @@ def require_programs() -> None:
 
 def start(folder: Path, portal_env: dict[str, str] | None = None) -> StackState:
     """A stack of its own under `folder` (schema and flag prefix unique to this run)."""
+    return start_stack(folder, portal_env)[1]
+
+
+def start_stack(folder: Path, portal_env: dict[str, str] | None = None) -> tuple[Stack, StackState]:
+    """The started stack (to restart its instances) and its state."""
     require_programs()
     postgres, redis = services.postgres_base_url(), services.redis_base_url()
     folder.mkdir(parents=True, exist_ok=True)
@@ -44,8 +48,9 @@ def start(folder: Path, portal_env: dict[str, str] | None = None) -> StackState:
     rules.write_text(render.rules_override(render.RULES.read_text(), {FAST_ALERT: FAST_FOR}, FAST_INTERVAL))
     config = StackConfig(folder=folder, ports=Ports.free(), name=services.new_schema_name("stack"),
                          postgres_url=postgres, redis_url=redis, rules=rules, portal_env=portal_env or {})
+    stack = Stack(config)
     try:
-        return Stack(config).up()
+        return stack, stack.up()
     except StackError as exc:
         services.unavailable(f"the stack did not start: {exc}")
         raise
@@ -58,12 +63,17 @@ def stack_portal_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory, stack_portal_env):
-    """A running stack for one test module, stopped (and its data dropped) afterwards."""
+def running_stack(tmp_path_factory, stack_portal_env):
+    """(Stack, StackState) for one test module, stopped (and its data dropped) afterwards."""
     folder = tmp_path_factory.mktemp("stack")
-    state = start(folder, portal_env=stack_portal_env)
-    yield state
+    yield start_stack(folder, portal_env=stack_portal_env)
     stop(folder)
+
+
+@pytest.fixture(scope="module")
+def stack(running_stack) -> StackState:
+    """The module's running stack: its addresses, processes and data."""
+    return running_stack[1]
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +112,3 @@ def nginx_access_log(state: StackState) -> Path:
 def report(line: str) -> None:
     """Print a measured figure so it shows in the test log (-s or -rA)."""
     print(f"[stack] {line}", flush=True)
-    if os.environ.get("HARNESS_STACK_FIGURES"):
-        with open(os.environ["HARNESS_STACK_FIGURES"], "a") as handle:
-            handle.write(line + "\n")

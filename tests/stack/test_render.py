@@ -71,3 +71,9 @@ def test_the_rendered_prometheus_files_pass_promtool(tmp_path):
     config.write_text(render.prometheus_config(render.PROMETHEUS_CONFIG.read_text(), ["127.0.0.1:1"], [rules]))
     done = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_drained_instance_is_marked_down_and_the_others_are_not():
+    rendered = render.nginx_site(SITE, ["127.0.0.1:1", "127.0.0.1:2"], "127.0.0.1:3", down=["127.0.0.1:1"])
+    assert "server 127.0.0.1:1 max_fails=1 fail_timeout=10s down;" in rendered
+    assert "server 127.0.0.1:2 max_fails=1 fail_timeout=10s;" in rendered
