@@ -1,4 +1,5 @@
-"""Start and stop the loopback stack: processes started detached, recorded by pid in a state file.
+"""Start and stop the loopback stack: processes started detached (loadtests/stack/processes.py),
+recorded by pid in a state file.
 
     stack = Stack(StackConfig(folder=Path("results/stack"), ports=Ports.from_base(18600)))
     state = stack.up()        # schema + flag prefix, migrations, 2 portals, nginx, Prometheus
@@ -22,13 +23,24 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from loadtests.stack import render
+from loadtests.stack.processes import (
+    Process,
+    StackError,
+    is_running,
+    kill_process,
+    start_detached,
+    stop_process,
+    wait_for,
+    worker_pids,
+)
+
+__all__ = ["Ports", "Process", "Stack", "StackConfig", "StackError", "StackState", "describe", "kill_process", "stop",
+           "stop_process", "worker_pids"]
 
 HARNESS = Path(sys.executable).with_name("harness")
 STATE_FILE = "state.json"
@@ -37,13 +49,6 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 ADMIN_ACTOR = "stack"
 # After nginx reloads, its old workers finish the requests they hold; new ones use the new site.
 DRAIN_S = 1.0
-# Processes this Python process started, by pid: kept so they are waited for (reaped) when
-# stopped, instead of lingering as zombies or being garbage-collected while running.
-_CHILDREN: dict[int, subprocess.Popen] = {}
-
-
-class StackError(RuntimeError):
-    """The stack could not be started (the message says which part and where its log is)."""
 
 
 @dataclass(frozen=True)
@@ -81,16 +86,6 @@ class StackConfig:
     scrape_interval: str = "5s"
     evaluation_interval: str = "5s"
     portal_env: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Process:
-    """One started process: its role, pid (= its process group) and executable."""
-
-    role: str
-    pid: int
-    executable: str
-    log: str
 
 
 @dataclass
@@ -146,88 +141,6 @@ def schema_url(base_url: str, schema: str) -> str:
     return f"{base_url}{sep}options=-csearch_path%3D{schema}"
 
 
-def _get(url: str, timeout: float = 2.0) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except (urllib.error.URLError, OSError):
-        return 0
-
-
-def wait_for(url: str, process: subprocess.Popen | None, what: str, log: Path, timeout: float = 60.0) -> None:
-    """Wait until `url` answers 200; fail naming `what` and its log."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise StackError(f"{what} exited with {process.returncode}; see {log}")
-        if _get(url) == 200:
-            return
-        time.sleep(0.2)
-    raise StackError(f"{what} did not answer {url} within {timeout:.0f} s; see {log}")
-
-
-def _running(process: Process) -> bool:
-    """True while `process.pid` is still the program the state file says it is."""
-    try:
-        cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return False
-    # A zombie has an empty command line. `harness serve` execs gunicorn in the same pid.
-    name = Path(process.executable).name
-    return name in cmdline or (name == "harness" and "gunicorn" in cmdline)
-
-
-def stop_process(process: Process, timeout: float = 20.0) -> bool:
-    """SIGTERM the process's group, SIGKILL it if it lingers; False if it was not running."""
-    if not _running(process):
-        return False
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _running(process):
-            _reap(process.pid)
-            return True
-        _reap(process.pid)
-        time.sleep(0.1)
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    _reap(process.pid)
-    return True
-
-
-def kill_process(process: Process) -> None:
-    """SIGKILL the process's whole group at once (a crash, not a shutdown)."""
-    if _running(process):
-        os.killpg(process.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while _running(process) and time.monotonic() < deadline:
-            _reap(process.pid)
-            time.sleep(0.05)
-
-
-def _reap(pid: int) -> None:
-    """Collect the exit status if this process started `pid`."""
-    child = _CHILDREN.get(pid)
-    if child is not None and child.poll() is not None:
-        del _CHILDREN[pid]
-
-
-def worker_pids(master_pid: int) -> list[int]:
-    """The gunicorn workers of a master (its child processes)."""
-    try:
-        children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    except OSError:
-        return []
-    return sorted(int(pid) for pid in children)
-
-
 class Stack:
     """One loopback stack: `up()` starts it and writes the state file; `down()` stops it."""
 
@@ -262,10 +175,7 @@ class Stack:
 
     def _start(self, role: str, argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[Process, subprocess.Popen]:
         log = self.folder / "logs" / f"{role}.log"
-        with log.open("ab") as handle:
-            popen = subprocess.Popen(argv, env=env, cwd=cwd or self.folder, stdout=handle, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        _CHILDREN[popen.pid] = popen
+        popen = start_detached(argv, log, env, cwd or self.folder)
         return Process(role, popen.pid, argv[0], str(log)), popen
 
     def _portal_env(self, state: StackState, index: int, port: int) -> dict[str, str]:
@@ -294,7 +204,7 @@ class Stack:
         down = [f"127.0.0.1:{ports.portals[n - 1]}" for n in indexes]
         self._render_nginx(self.folder / "nginx", list(ports.portals), ports.nginx, down)
         nginx = state.process("nginx")
-        if _running(nginx):
+        if is_running(nginx):
             os.kill(nginx.pid, signal.SIGHUP)
         time.sleep(DRAIN_S)
 
