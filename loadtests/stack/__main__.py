@@ -1,6 +1,6 @@
 """`make stack` / `make stack-down`: the production shape on loopback.
 
-    python -m loadtests.stack up [--folder results/stack] [--base-port 18600] [--workers 2]
+    python -m loadtests.stack up [--folder results/stack] [--base-port 18600] [--workers 2] [--faults]
     python -m loadtests.stack down [--folder results/stack] [--keep-data]
     python -m loadtests.stack status | env
 
@@ -32,6 +32,8 @@ from loadtests.stack.runner import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+# Fault injection is refused with HARNESS_ENV=production; a rehearsal stack runs without it.
+REHEARSAL_ENV = {"HARNESS_ENV": "development", "HARNESS_FAULTS": ""}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
                         or os.environ.get("HARNESS_TEST_REDIS_URL") or DEFAULT_REDIS)
     parser.add_argument("--name", default="arb_stack", help="PostgreSQL schema and Redis key prefix")
     parser.add_argument("--keep-data", action="store_true", help="down: keep the schema and the flag keys")
+    parser.add_argument("--faults", action="store_true",
+                        help="up: a rehearsal stack, fault injection allowed (/admin/api/faults; HARNESS_ENV=development)")
     return parser
 
 
@@ -55,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(args.folder).resolve()
     if args.command == "up":
         config = StackConfig(folder=folder, ports=Ports.from_base(args.base_port), name=args.name,
-                             postgres_url=args.postgres, redis_url=args.redis, workers=args.workers)
+                             postgres_url=args.postgres, redis_url=args.redis, workers=args.workers,
+                             portal_env=REHEARSAL_ENV if args.faults else {})
         try:
             state = Stack(config).up()
         except StackError as exc:

@@ -376,5 +376,5 @@ def describe(state: StackState) -> str:
               f"  flag store:      {state.redis_url.split('@')[-1]} prefix {state.redis_prefix}:",
               f"  admin API:       Authorization: Bearer <admin_token in the state file> (actor {ADMIN_ACTOR})",
               f"  logs:            {Path(state.folder) / 'logs'}/",
-              "  harness commands on this stack: python -m loadtests.stack env > stack.env; set -a; . ./stack.env; set +a"]
+              "  harness commands on this stack: .venv/bin/python -m loadtests.stack env > stack.env; set -a; . ./stack.env; set +a"]
     return "\n".join(lines)
