@@ -39,3 +39,6 @@ FALLBACK_SOURCES = ("last_known", "safe_default")
 # Who turned a kill switch on: a person (`manual`) or the harness itself (`guard`).
 ROLLBACK_TRIGGERS = ("manual", "guard")
 GUARD_ACTOR = "rollback-guard"
+ROLLOUT_ACTOR = "rollout-controller"
+# Actors whose kill switch (or rollback) counts as trigger="guard" in portal_rollbacks_total.
+AUTOMATIC_ACTORS = (GUARD_ACTOR, ROLLOUT_ACTOR)
