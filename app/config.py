@@ -63,6 +63,9 @@ class Settings:
     # Rehearsal fault injection (app/harness/faults.py): None is off; a string (even
     # empty) allows it, starting with those faults. Refused in production.
     faults: str | None = None
+    # The rollout controller (app/harness/rollout/): seconds between ticks; 0 keeps it out
+    # of `harness serve` (then `harness rollout run` drives plans from its own process).
+    rollout_interval_s: int = 10
 
     @property
     def is_production(self) -> bool:
@@ -200,4 +203,5 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         workers=_int(env, "HARNESS_WORKERS", 2),
         metrics_dir=env.get(MULTIPROC_ENV) or None,
         faults=faults,
+        rollout_interval_s=_int(env, "HARNESS_ROLLOUT_INTERVAL_S", 10, minimum=0),
     )

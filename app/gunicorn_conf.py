@@ -16,3 +16,20 @@ def child_exit(server, worker) -> None:
 # ingestion path that served it.
 access_log_format = ('%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" '
                      'pid=%(p)s rid=%({x-request-id}i)s path=%({x-ingest-path}o)s')
+
+_controller = None  # this worker's rollout controller thread (one per worker process)
+
+
+def post_worker_init(worker) -> None:
+    """A worker is ready: start its rollout controller thread (the database lease picks who acts)."""
+    global _controller
+    from app.compose import services_of
+    from app.harness.rollout.runner import start_in_worker
+
+    _controller = start_in_worker(services_of(worker.wsgi))
+
+
+def worker_exit(server, worker) -> None:
+    """A worker is stopping: stop its controller and release the lease, so another acts at once."""
+    if _controller is not None:
+        _controller.stop()

@@ -31,10 +31,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from app.harness.names import (
+    AUTOMATIC_ACTORS,
     DECISIONS,
     FALLBACK_SOURCES,
-    GUARD_ACTOR,
     ROLLBACK_TRIGGERS,
+    ROLLOUT_ACTOR,
+    ROLLOUT_ROLLBACK,
     ROUTE_FLAGS,
     UPLOAD_ERROR_TYPES,
 )
@@ -132,8 +134,12 @@ class FlagCollector(Collector):
         try:
             # Kills are rare; the audit log answers at most its 1,000 newest per query.
             for entry in service.history(action="kill", limit=1000):
-                trigger = "guard" if entry.actor == GUARD_ACTOR else "manual"
+                trigger = "guard" if entry.actor in AUTOMATIC_ACTORS else "manual"
                 counts[(entry.flag, trigger)] = counts.get((entry.flag, trigger), 0) + 1
+            # The rollout controller's step-back rollbacks lower the percent instead of killing.
+            for entry in service.history(action="percent", actor=ROLLOUT_ACTOR, limit=1000):
+                if (entry.reason or "").startswith(ROLLOUT_ROLLBACK):
+                    counts[(entry.flag, "guard")] = counts.get((entry.flag, "guard"), 0) + 1
         except Exception as exc:  # the store is down: keep the last counts (a counter must not drop)
             log.warning("rollback count unavailable: %s", exc)
             return self._rollbacks[1]

@@ -39,6 +39,9 @@ FALLBACK_SOURCES = ("last_known", "safe_default")
 # Who turned a kill switch on: a person (`manual`) or the harness itself (`guard`).
 ROLLBACK_TRIGGERS = ("manual", "guard")
 GUARD_ACTOR = "rollback-guard"
+# The staged rollout controller (app/harness/rollout/); its rollbacks (a kill, or a step
+# back to a lower percent, whose audit reason starts with ROLLOUT_ROLLBACK) count as
+# trigger="guard" in portal_rollbacks_total, as the guard's kills do.
 ROLLOUT_ACTOR = "rollout-controller"
-# Actors whose kill switch (or rollback) counts as trigger="guard" in portal_rollbacks_total.
+ROLLOUT_ROLLBACK = "rollout rollback"
 AUTOMATIC_ACTORS = (GUARD_ACTOR, ROLLOUT_ACTOR)

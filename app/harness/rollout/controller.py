@@ -23,12 +23,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.harness.names import ROLLOUT_ACTOR, SHADOW_FLAGS
+from app.harness.names import ROLLOUT_ACTOR, ROLLOUT_ROLLBACK, SHADOW_FLAGS
 from app.harness.rollout import gates as g
 from app.harness.rollout.state import COMPLETED, PAUSED, ROLLED_BACK, RUNNING, Decision, RolloutState
 
 log = logging.getLogger(__name__)
-ROLLBACK_PREFIX = "rollout rollback"
+ROLLBACK_PREFIX = ROLLOUT_ROLLBACK
 
 
 @dataclass(frozen=True)
