@@ -19,7 +19,7 @@ from tests import services
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_FORMS = ROOT.parent / "shared" / "arb_forms"
 APP_TABLES = ("incidences", "portal_updates", "uploaded_files", "shadow_mismatch_fields", "shadow_mismatches",
-              "harness_faults")
+              "harness_faults", "rollout_decisions", "rollout_plans", "rollout_lease")
 
 
 def shared_forms() -> Path:
