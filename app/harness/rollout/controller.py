@@ -145,8 +145,14 @@ class Controller:
             return self._advance(state, now, verdict.reason, evidence)
         return self._hold(state, now, verdict.reason, evidence)
 
-    def _someone_changed(self, state: RolloutState, flag, now: dt.datetime) -> Decision:
+    def _someone_changed(self, state: RolloutState, flag, now: dt.datetime) -> Decision | None:
         entries = self.flags.history(flag=state.flag, limit=5)
+        if entries and entries[0].actor == ROLLOUT_ACTOR and not flag.killed:
+            # Our own write whose state did not reach the store (it failed after the flag
+            # change): adopt it if the flag is where the plan says; else stop and say so.
+            if flag.percent == state.percent:
+                self.store.save(state.evolve(flag_version=flag.version, updated_at=now), None)
+                return None
         other = next((e for e in entries if e.actor != ROLLOUT_ACTOR), None)
         who = f"{other.actor} ({other.action}{': ' + other.reason if other.reason else ''})" if other else flag.updated_by
         reason = f"paused: the flag was changed outside the plan by {who}; `harness rollout resume {state.flag}` continues"

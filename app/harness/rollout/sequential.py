@@ -77,8 +77,8 @@ def difference_test(original_events: int, original_n: int, refactored_events: in
     log_lr = (math.log(2.0) + 0.5 * math.log(variance / (variance + tau2)) + 0.5 * z * z * shrink
               + float(log_ndtr(z * math.sqrt(shrink))))
     half = math.sqrt(variance * (variance + tau2) / tau2 * (2 * bound + math.log((variance + tau2) / variance)))
-    reject = d > margin and log_lr >= bound and min(original_n, refactored_n) >= MIN_N
-    return SequentialResult(log_lr, bound, reject, d, max(-1.0, d - half), min(1.0, d + half))
+    reject = bool(d > margin and log_lr >= bound and min(original_n, refactored_n) >= MIN_N)
+    return SequentialResult(float(log_lr), bound, reject, float(d), float(max(-1.0, d - half)), float(min(1.0, d + half)))
 
 
 def ratio_test(refactored_n: int, total_n: int, expected_share: float, *, alpha: float,
@@ -95,8 +95,8 @@ def ratio_test(refactored_n: int, total_n: int, expected_share: float, *, alpha:
     a, b = concentration * expected_share, concentration * (1 - expected_share)
     log_marginal = betaln(x + a, n - x + b) - betaln(a, b)
     log_null = x * math.log(expected_share) + (n - x) * math.log(1 - expected_share)
-    log_bf = log_marginal - log_null
+    log_bf = float(log_marginal - log_null)
     share = x / n
     # A normal-approximation band for display only; the decision is the Bayes factor's.
     half = math.sqrt(share * (1 - share) / n * (2 * bound + math.log(1 + n / concentration))) if 0 < share < 1 else 1.0
-    return SequentialResult(log_bf, bound, log_bf >= bound, share, max(0.0, share - half), min(1.0, share + half))
+    return SequentialResult(log_bf, bound, bool(log_bf >= bound), share, max(0.0, share - half), min(1.0, share + half))
