@@ -39,8 +39,8 @@ def build_controller(engine, flags, *, kind: str, lease_s: float, on_decision=No
 
 
 def lease_for(interval_s: float) -> float:
-    """A lease outlives a few missed ticks, but not many: three intervals, at least 15 s."""
-    return max(15.0, 3.0 * interval_s)
+    """A lease outlives two missed ticks, but not many: three intervals, at least 5 s."""
+    return max(5.0, 3.0 * interval_s)
 
 
 class ControllerThread:
