@@ -4,7 +4,7 @@
 | --------- | ---------------------------------------------------------- | ------------------------------------- |
 | `errors`  | is refactored's server-error rate > original's + 5 points? | mSPRT on the difference of rates (null: +2 points), and the observed gap over 5 |
 | `latency` | is refactored's p95 > 1.2x original's?                     | mSPRT on the exceedance of original's p95 |
-| `srm`     | does the split of uploads match the flag's percent?        | beta-binomial anytime-valid test      |
+| `srm`     | does the split of users match the flag's percent?          | beta-binomial anytime-valid test      |
 | `shadow`  | do shadow runs disagree beyond the accepted differences?   | a fixed budget of mismatches          |
 
 Each returns a frozen `GateResult`: `pass`, `fail` or `short` (not enough data: no data
@@ -41,10 +41,17 @@ class PathCounts:
     server_errors: int = 0
     timed: int = 0  # uploads with a duration, counted since the latency threshold was fixed
     slow: int = 0  # of those, slower than the threshold
+    users: int | None = None  # distinct users the percentage rollout sent here (None: count uploads)
+
+    @property
+    def split_units(self) -> int:
+        """What the sample-ratio test counts: users when known (uploads of one user are not independent)."""
+        return self.uploads if self.users is None else self.users
 
     def to_dict(self) -> dict:
         """JSON-ready."""
-        return {"uploads": self.uploads, "server_errors": self.server_errors, "timed": self.timed, "slow": self.slow}
+        return {"uploads": self.uploads, "server_errors": self.server_errors, "timed": self.timed, "slow": self.slow,
+                "users": self.users}
 
 
 @dataclass(frozen=True)
@@ -169,13 +176,15 @@ def latency_gate(window: Window, baseline: LatencyBaseline | None, *, tau: float
 def srm_gate(window: Window, percent: float, *, alpha: float, min_uploads: int) -> GateResult:
     """Sample ratio: is the refactored share of routed uploads the flag's percent?"""
     o, r = window.original, window.refactored
-    total = o.uploads + r.uploads
-    samples = _samples(window)
+    unit = "uploads" if o.users is None else "users"
+    total = o.split_units + r.split_units
+    samples = {"original": o.split_units, "refactored": r.split_units, "unit": unit}
     if total == 0:
-        return GateResult("srm", SHORT, "no uploads in the window", {}, None, samples)
-    test = ratio_test(r.uploads, total, percent / 100.0, alpha=alpha)
-    figures = {"expected_share": percent / 100.0, "observed_share": round(r.uploads / total, 5), "alpha": alpha}
-    text = f"refactored share {r.uploads / total:.1%} of {total} uploads, flag at {percent:g}%"
+        return GateResult("srm", SHORT, f"no {unit} in the window", {}, None, samples)
+    test = ratio_test(r.split_units, total, percent / 100.0, alpha=alpha)
+    figures = {"expected_share": percent / 100.0, "observed_share": round(r.split_units / total, 5), "alpha": alpha,
+               "unit": unit}
+    text = f"refactored share {r.split_units / total:.1%} of {total} {unit}, flag at {percent:g}%"
     if test.reject:
         return GateResult("srm", FAIL, f"{text}: sample ratio mismatch (the comparison cannot be trusted)",
                           figures, test, samples)

@@ -18,6 +18,7 @@ from app.ingest.models import UploadedFile
 from shadow.records import mismatches
 
 PINNED = "pinned"
+SPLIT_REASONS = ("percentage", "off")  # the flag's sticky percentage placed this user
 BASELINE_LIMIT = 20_000  # the newest original durations a latency threshold is fixed from
 
 
@@ -48,16 +49,22 @@ class DatabaseSource:
             columns += [func.sum(case((timed_when, one), else_=0)),
                         func.sum(case((and_(timed_when, u.duration_seconds > threshold_s), one), else_=0))]
         query = select(*columns).where(self._routed(route, start, end)).group_by(u.ingest_path)
+        # The split is decided per user: count the users the percentage rule placed (not the
+        # allow or deny lists), each once, so a user's many uploads do not look like a mismatch.
+        users = (select(u.ingest_path, func.count(func.distinct(u.user)))
+                 .where(self._routed(route, start, end), u.decision_reason.in_(SPLIT_REASONS), u.user.isnot(None))
+                 .group_by(u.ingest_path))
         m = mismatches.c
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
+            placed = dict(conn.execute(users).all())
             shadowed = conn.execute(select(func.count()).select_from(mismatches).where(
                 m.route == route, m.at >= start, m.at < end)).scalar_one()
         counts = {"original": PathCounts(), "refactored": PathCounts()}
         for row in rows:
             if row[0] in counts:
                 counts[row[0]] = PathCounts(int(row[1]), int(row[2] or 0), int(row[3] or 0) if len(row) > 3 else 0,
-                                            int(row[4] or 0) if len(row) > 4 else 0)
+                                            int(row[4] or 0) if len(row) > 4 else 0, int(placed.get(row[0], 0)))
         return Window(route, start, end, counts["original"], counts["refactored"], self.name, threshold_s,
                       latency_start, int(shadowed))
 

@@ -42,7 +42,8 @@ def write_uploads(engine, start: dt.datetime, seconds: float, *, rate: float = 5
         rows.append({"original_filename": "form.xlsx", "status": "failed" if failed else "processed",
                      "error_type": "processing_error" if failed else None, "route": route,
                      "ingest_path": "refactored" if refactored else "original", "created_at": at, "updated_at": at,
-                     "duration_seconds": duration, "decision_reason": "pinned" if pinned else "percentage"})
+                     "duration_seconds": duration, "user": f"u{seed}-{i}",
+                     "decision_reason": "pinned" if pinned else ("percentage" if refactored else "off")})
     if rows:
         with engine.begin() as conn:
             conn.execute(insert(UploadedFile.__table__), rows)
