@@ -7,6 +7,7 @@
     harness shadow ...            shadow-run mismatches                                   (shadow.py)
     harness guard ...             the kill-only rollback guard                            (guard.py)
     harness rollout ...           staged rollout plans and their controller               (rollout.py)
+    harness rehearse              load, a plan, an injected regression, the rollback      (rehearse.py)
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from app.cli.db import db_group
 from app.cli.flags import flags_group, rollback_command
 from app.cli.generate import generate_command
 from app.cli.guard import guard_command
+from app.cli.rehearse import rehearse_command
 from app.cli.rollout import rollout_group
 from app.cli.serve import serve_command
 from app.cli.shadow import shadow_group
 
 COMMANDS = (serve_command, db_group, generate_command, flags_group, rollback_command, shadow_group, guard_command,
-            rollout_group)
+            rollout_group, rehearse_command)
 
 
 @click.group()
