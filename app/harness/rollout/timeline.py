@@ -87,13 +87,15 @@ def plot(timeline: Timeline, path: Path, title: str) -> Path:
     axes[0].set_ylabel("refactored %")
     axes[0].set_ylim(-5, 105)
     colours = {"original": "tab:blue", "refactored": "tab:orange"}
+    width = timeline.buckets[1] - timeline.buckets[0] if len(timeline.buckets) > 1 else 10.0
+    centres = [b + width / 2 for b in timeline.buckets]
     for path_name, values in timeline.error_rate.items():
-        axes[1].plot(timeline.buckets, [np.nan if v is None else v * 100 for v in values], label=path_name,
+        axes[1].plot(centres, [np.nan if v is None else v * 100 for v in values], label=path_name,
                      color=colours[path_name], marker=".")
     axes[1].set_ylabel("server errors %")
     axes[1].legend(loc="upper left")
     for path_name, values in timeline.p95_ms.items():
-        axes[2].plot(timeline.buckets, [np.nan if v is None else v for v in values], label=path_name,
+        axes[2].plot(centres, [np.nan if v is None else v for v in values], label=path_name,
                      color=colours[path_name], marker=".")
     axes[2].set_ylabel("p95 ms (per 10 s)")
     axes[2].set_yscale("log")
