@@ -168,3 +168,26 @@ def test_pinned_uploads_do_not_count_in_the_split(engine, flags, clock):
     write_uploads(engine, clock.now, 60, share=1.0, pinned=True)
     window = DatabaseSource(engine).window("direct", clock.now, clock.advance(61), threshold_s=None, latency_start=None)
     assert window.refactored.uploads == 0 and window.original.uploads == 0
+
+
+def test_the_kill_only_guard_uses_the_same_gates_on_a_flag_moved_by_hand(engine, flags, clock):
+    from app.harness.names import GUARD_ACTOR
+    from app.harness.rollout.guard import GateGuard
+
+    write_uploads(engine, clock.now - __import__("datetime").timedelta(seconds=600), 600, seed=5)
+    flags.set_percent("refactored_upload", 30, actor="alice")
+    since = flags.get("refactored_upload").updated_at
+    clock.now = since if since.tzinfo else since.replace(tzinfo=__import__("datetime").UTC)
+    guard = GateGuard(flags, DatabaseSource(engine), clock, SqlStore(engine))
+    for _ in range(3):  # healthy: nothing happens
+        write_uploads(engine, clock.now, 10, share=0.3, seed=int(clock.now.timestamp()))
+        clock.advance(10)
+        assert guard.tick() == []
+    for _ in range(12):
+        write_uploads(engine, clock.now, 10, share=0.3, refactored_error_rate=0.4, seed=int(clock.now.timestamp()))
+        clock.advance(10)
+        if guard.tick():
+            break
+    state = flags.get("refactored_upload")
+    assert state.killed and flags.history(flag="refactored_upload", action="kill")[0].actor == GUARD_ACTOR
+    assert "errors" in state.kill_reason
