@@ -10,7 +10,8 @@
 Each returns a frozen `GateResult`: `pass`, `fail` or `short` (not enough data: no data
 is not health), with its figures, its test statistic and its sample sizes. A failing
 sequential test fails at once, whatever the sample size (it is valid at every n); a pass
-needs `min_uploads` on each path.
+needs `min_uploads` on each path (at least the test's own minimum, 30) and the observed
+difference within the trigger: a gap seen above it but not yet proven holds the step.
 
 The latency gate turns p95 into a proportion: with T the original path's p95 over the
 baseline before the step, a refactored path as fast as the original has 5% of uploads
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.harness.rollout.sequential import SequentialResult, difference_test, ratio_test
+from app.harness.rollout.sequential import MIN_N, SequentialResult, difference_test, ratio_test
 
 PASS, FAIL, SHORT, OFF = "pass", "fail", "short", "off"
 BASELINE_MIN = 100  # original durations needed to fix the latency threshold
@@ -139,9 +140,13 @@ def errors_gate(window: Window, *, margin: float, tolerance: float, tau: float, 
     if test.reject and rate_r - rate_o > margin:
         return GateResult("errors", FAIL, f"{text}: surely above {tolerance * 100:g} points and above the "
                           f"{margin * 100:g}-point trigger", figures, test, samples)
-    if min(o.uploads, r.uploads) < min_uploads:
-        return GateResult("errors", SHORT, f"{text}; short of data ({min(o.uploads, r.uploads)}/{min_uploads} uploads)",
+    need = max(min_uploads, MIN_N)  # below MIN_N the test cannot reject: a pass would mean nothing
+    if min(o.uploads, r.uploads) < need:
+        return GateResult("errors", SHORT, f"{text}; short of data ({min(o.uploads, r.uploads)}/{need} uploads)",
                           figures, test, samples)
+    if rate_r - rate_o > margin:
+        return GateResult("errors", SHORT, f"{text}; seen above the {margin * 100:g}-point trigger, not yet surely: "
+                          "holding for more data", figures, test, samples)
     return GateResult("errors", PASS, text, figures, test, samples)
 
 
@@ -167,8 +172,12 @@ def latency_gate(window: Window, baseline: LatencyBaseline | None, *, tau: float
     if test.reject and share_r - share_o > baseline.margin:
         return GateResult("latency", FAIL, f"{text}: above the {baseline.margin * 100:.1f}-point margin (p95 beyond "
                           "the allowed ratio)", figures, test, samples)
-    if min(o.timed, r.timed) < min_uploads:
-        return GateResult("latency", SHORT, f"{text}; short of data ({min(o.timed, r.timed)}/{min_uploads} uploads)",
+    need = max(min_uploads, MIN_N)
+    if min(o.timed, r.timed) < need:
+        return GateResult("latency", SHORT, f"{text}; short of data ({min(o.timed, r.timed)}/{need} uploads)",
+                          figures, test, samples)
+    if share_r - share_o > baseline.margin:
+        return GateResult("latency", SHORT, f"{text}; seen above the margin, not yet surely: holding for more data",
                           figures, test, samples)
     return GateResult("latency", PASS, text, figures, test, samples)
 
@@ -188,7 +197,7 @@ def srm_gate(window: Window, percent: float, *, alpha: float, min_uploads: int) 
     if test.reject:
         return GateResult("srm", FAIL, f"{text}: sample ratio mismatch (the comparison cannot be trusted)",
                           figures, test, samples)
-    if min(o.uploads, r.uploads) < min_uploads:
+    if min(o.uploads, r.uploads) < max(min_uploads, MIN_N):
         return GateResult("srm", SHORT, f"{text}; short of data", figures, test, samples)
     return GateResult("srm", PASS, text, figures, test, samples)
 
