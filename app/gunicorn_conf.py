@@ -1,4 +1,6 @@
-"""gunicorn settings the portal needs (`harness serve` passes them): metrics of dead workers."""
+"""gunicorn settings the portal needs (`harness serve` passes them): metrics of dead workers,
+and each worker's rollout controller thread (started after the fork, stopped on exit; the
+database lease lets one of them act)."""
 
 import os
 
