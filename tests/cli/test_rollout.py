@@ -74,3 +74,14 @@ def test_an_unmigrated_database_is_a_clear_error(tmp_path):
     env = {"HARNESS_INSTANCE_PATH": str(tmp_path / "i"), "HARNESS_DATABASE_URL": url, "HARNESS_FLAG_STORE_URL": "memory://"}
     result = CliRunner().invoke(rollout_group, ["status"], env=env, catch_exceptions=False)
     assert result.exit_code == 1 and "harness db upgrade" in result.output
+
+
+def test_the_guard_takes_metrics_urls_or_the_gates_not_both_nor_neither(tmp_path, sqlite_url):
+    from app.cli.guard import guard_command
+
+    env = {"HARNESS_INSTANCE_PATH": str(tmp_path / "i"), "HARNESS_DATABASE_URL": sqlite_url,
+           "HARNESS_FLAG_STORE_URL": sqlite_url}
+    neither = CliRunner().invoke(guard_command, ["--iterations", "1"], env=env)
+    assert neither.exit_code == 2 and "--metrics-url" in neither.output and "--gates" in neither.output
+    gates = CliRunner().invoke(guard_command, ["--gates", "--iterations", "1"], env=env, catch_exceptions=False)
+    assert gates.exit_code == 0 and "sequential gates" in gates.output
