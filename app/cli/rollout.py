@@ -141,9 +141,13 @@ def _status_lines(state, lease: dict, now) -> list[str]:
         lines.append(f"  window {window['start'][11:19]}..{window['end'][11:19]} from {window['source']} "
                      f"(evaluated {evaluation['at'][11:19]})")
     if state.active:
-        holder = lease.get("holder")
-        lines.append(f"  controller: {holder} (lease until {lease.get('expires_at')})" if holder
-                     else "  controller: none holds the lease: nothing is acting on this plan")
+        holder, expires = lease.get("holder"), lease.get("expires_at")
+        lapsed = expires is not None and expires < now.isoformat()
+        if holder and not lapsed:
+            lines.append(f"  controller: {holder} (lease until {expires})")
+        else:
+            lines.append("  controller: none holds the lease: nothing is acting on this plan"
+                         + (f" (the last holder, {holder}, stopped renewing it at {expires})" if holder else ""))
     return lines
 
 
