@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -56,20 +57,21 @@ def judge(state: RolloutState, results: tuple[g.GateResult, ...], elapsed_s: flo
     return Judgement("step", f"bake {plan.bake_s:.0f} s over and every gate passed", results)
 
 
-def evaluate(state: RolloutState, window: g.Window, baseline_seen: int = 0) -> tuple[g.GateResult, ...]:
-    """Every gate of the plan on one window."""
+def evaluate(state: RolloutState, window: g.Window, baseline_seen: int = 0, *, alpha: float | None = None,
+             gates: tuple[str, ...] | None = None) -> tuple[g.GateResult, ...]:
+    """Every gate of the plan (or `gates`) on one window; `alpha` for the errors and latency tests."""
     plan = state.plan
-    alpha = plan.alpha_per_test
+    test_alpha = plan.alpha_per_test / 2 if alpha is None else alpha
     results = []
-    for gate in plan.gates:
+    for gate in gates or plan.gates:
         if gate == "errors":
-            results.append(g.errors_gate(window, margin=plan.error_margin, tolerance=plan.error_tolerance, tau=plan.tau_errors, alpha=alpha,
-                                         min_uploads=plan.min_uploads))
+            results.append(g.errors_gate(window, margin=plan.error_margin, tolerance=plan.error_tolerance,
+                                         tau=plan.tau_errors, alpha=test_alpha, min_uploads=plan.min_uploads))
         elif gate == "latency":
-            results.append(g.latency_gate(window, state.baseline, tau=plan.tau_latency, alpha=alpha,
+            results.append(g.latency_gate(window, state.baseline, tau=plan.tau_latency, alpha=test_alpha,
                                           min_uploads=plan.min_uploads, baseline_seen=baseline_seen))
         elif gate == "srm":
-            results.append(g.srm_gate(window, state.percent, alpha=alpha, min_uploads=plan.min_uploads))
+            results.append(g.srm_gate(window, state.percent, alpha=plan.alpha_per_test, min_uploads=plan.min_uploads))
         elif gate == "shadow":
             results.append(g.shadow_gate(window, max_rate=plan.shadow_max_rate))
     return tuple(results)
@@ -139,11 +141,41 @@ class Controller:
         evidence = {"window": window.to_dict(), "gates": [r.to_dict() for r in results],
                     "baseline": state.baseline.to_dict() if state.baseline else None,
                     "alpha_per_test": plan.alpha_per_test}
+        epoch = self._epoch(state, start, now) if verdict.action != "rollback" else None
+        if epoch is not None:
+            evidence["epoch"] = epoch["evidence"]
+            if epoch["failed"]:
+                return self._rollback(state, now, epoch["reason"], evidence)
         if verdict.action == "rollback":
             return self._rollback(state, now, verdict.reason, evidence)
         if verdict.action == "step":
             return self._advance(state, now, verdict.reason, evidence)
         return self._hold(state, now, verdict.reason, evidence)
+
+    def _epoch(self, state: RolloutState, start: dt.datetime, now: dt.datetime) -> dict | None:
+        """The errors and latency tests on the current epoch alone (a regression that starts
+        late in a long bake is not diluted by hours of healthy data); None in the first epoch.
+
+        Epoch k (k >= 1) tests at alpha / 2 x 6 / (pi^2 k^2): with the whole step's test at
+        alpha / 2, the step's false-rollback chance stays within alpha whatever its length."""
+        plan = state.plan
+        k = int((now - start).total_seconds() // plan.epoch_s)
+        wanted = tuple(gate for gate in plan.gates if gate in ("errors", "latency"))
+        if k < 1 or not wanted:
+            return None
+        epoch_start = start + dt.timedelta(seconds=k * plan.epoch_s)
+        latency_start = max(state.latency_since, epoch_start) if state.latency_since else None
+        window = self.source.window(plan.route, epoch_start, now,
+                                    threshold_s=state.baseline.threshold_s if state.baseline else None,
+                                    latency_start=latency_start)
+        alpha = plan.alpha_per_test / 2 * 6 / (math.pi ** 2 * k * k)
+        results = evaluate(state, window, alpha=alpha, gates=wanted)
+        failed = [r for r in results if r.verdict == g.FAIL]
+        return {"failed": bool(failed),
+                "reason": "; ".join(f"{r.gate} gate failed in epoch {k} (since {epoch_start:%H:%M:%S}): {r.reason}"
+                                    for r in failed),
+                "evidence": {"k": k, "alpha": alpha, "window": window.to_dict(),
+                             "gates": [r.to_dict() for r in results]}}
 
     def _someone_changed(self, state: RolloutState, flag, now: dt.datetime) -> Decision | None:
         entries = self.flags.history(flag=state.flag, limit=5)

@@ -31,7 +31,7 @@ class GateGuard:
         self.source = source
         self.clock = clock
         self.store = store
-        # Two sequential tests per flag, each at alpha / 2 (the guard has no steps).
+        # Two sequential tests per flag (errors, latency): the plan's split gives each alpha / 2.
         self.alpha = alpha
         self.settle_s = settle_s
         self.baseline_s = baseline_s

@@ -42,6 +42,7 @@ class Plan:
     baseline_s: float = 3600.0  # original uploads before a step that fix its latency threshold
     tau_errors: float = 0.15  # mixture spread: the size of difference the test is tuned for
     tau_latency: float = 0.15
+    epoch_s: float = 600.0  # the errors and latency tests also run on each 10-minute epoch alone
     extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -64,6 +65,8 @@ class Plan:
             raise PlanInvalid(self.flag, f"unknown gate(s) {', '.join(unknown)}: gates are {', '.join(GATES)}")
         if self.rollback not in ROLLBACK_MODES:
             raise PlanInvalid(self.flag, f"rollback must be one of {', '.join(ROLLBACK_MODES)}")
+        if self.epoch_s <= 0:
+            raise PlanInvalid(self.flag, "epoch must be positive")
         if not 0 < self.alpha < 1:
             raise PlanInvalid(self.flag, "alpha must be between 0 and 1")
 
@@ -89,7 +92,7 @@ class Plan:
                 "gates": list(self.gates), "rollback": self.rollback, "alpha": self.alpha,
                 "error_margin": self.error_margin, "error_tolerance": self.error_tolerance, "latency_ratio": self.latency_ratio,
                 "shadow_max_rate": self.shadow_max_rate, "settle_s": self.settle_s, "baseline_s": self.baseline_s,
-                "tau_errors": self.tau_errors, "tau_latency": self.tau_latency}
+                "tau_errors": self.tau_errors, "tau_latency": self.tau_latency, "epoch_s": self.epoch_s}
 
     @classmethod
     def from_dict(cls, data: dict) -> Plan:

@@ -35,6 +35,7 @@ class Scenario:
     regression_errors: float = 0.0  # added to refactored's error rate from the onset
     regression_latency: float = 1.0  # refactored's durations multiplied from the onset
     onset_step: int | None = None  # the regression starts when this step (0-based) is applied
+    onset_after_s: float = 0.0  # ... or this long after (a regression that starts mid-bake)
     tick_s: float = 10.0
     prelude_s: float = 600.0  # original-only traffic before the plan (the latency baseline)
     plan: Plan = field(default_factory=lambda: Plan("refactored_upload", bake_s=600.0, min_uploads=200,
@@ -126,14 +127,15 @@ def simulate(scenario: Scenario, seed: int) -> Run:
             decisions = controller.tick()
             for decision in decisions:
                 if decision.action == "step" and scenario.onset_step is not None and decision.step_index == scenario.onset_step:
-                    onset = elapsed
+                    onset = elapsed + scenario.onset_after_s
             state = store.latest(plan.flag)
             if not state.active:
-                detected = elapsed - onset if state.status == "rolled_back" and onset is not None else None
+                detected = (elapsed - onset if state.status == "rolled_back" and onset is not None and elapsed >= onset
+                            else None)
                 return Run(state.status, elapsed, onset, detected, state.reason or "", len(store.decisions(plan.flag, 10_000)))
             flag = flags.get(plan.flag)
             share = 0.0 if flag.killed else flag.percent / 100.0
-            traffic(elapsed, scenario.tick_s, share, onset is not None)
+            traffic(elapsed, scenario.tick_s, share, onset is not None and elapsed >= onset)
             elapsed += scenario.tick_s
             now[0] = EPOCH + dt.timedelta(seconds=elapsed)
         return Run("timeout", elapsed, onset, None, "simulation ran out of time", 0)

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from app.harness.rollout.plan import Plan
 from app.harness.rollout.simulation import Scenario, summarise
 
 RUNS = 200
@@ -41,3 +42,13 @@ def test_50_percent_slower_refactored_uploads_are_rolled_back_within_120_s_in_99
           f"detection median {summary.median_s:.0f} s, p99 {summary.p99_s:.0f} s")
     assert summary.rolled_back == RUNS
     assert summary.detected_within >= 0.99 * RUNS
+
+
+def test_a_regression_that_starts_late_in_a_long_bake_is_caught_by_its_epoch_not_diluted():
+    # 55 minutes of healthy data at 50% first (mid-epoch): the whole step's test alone would need ~40 min.
+    plan = Plan("refactored_upload", bake_s=7200.0, min_uploads=200, baseline_s=600.0)
+    summary = summarise(Scenario(regression_errors=0.20, onset_step=1, onset_after_s=3300.0, plan=plan), 100,
+                        within_s=600, seed=4000)
+    print(f"\n+20 points 55 min into a 2 h step: {summary.detected_within}/100 rolled back within 10 min; "
+          f"median {summary.median_s:.0f} s, p99 {summary.p99_s:.0f} s")
+    assert summary.rolled_back == 100 and summary.detected_within >= 95
