@@ -60,14 +60,15 @@ def _fill(engine, records: int, now: dt.datetime, step_started: dt.datetime) -> 
         for t in times[lo:lo + chunk]:
             at = now - dt.timedelta(seconds=span - float(t))
             share = 0.25 if at >= step_started else 0.0
-            ref = rng.random() < share
+            user = int(rng.integers(0, 50_000))
+            ref = (user % 100) < share * 100  # sticky per user, as the router is
             failed = rng.random() < 0.01
             rows.append({"original_filename": "f.xlsx", "status": "failed" if failed else "processed",
                          "error_type": "processing_error" if failed else None,
                          "route": "direct" if rng.random() < 0.7 else "staged",
                          "ingest_path": "refactored" if ref else "original", "created_at": at, "updated_at": at,
                          "duration_seconds": float(0.05 * np.exp(0.3 * rng.standard_normal())),
-                         "user": f"u{int(rng.integers(0, 50_000))}",
+                         "user": f"u{user}",
                          "decision_reason": "percentage" if ref else "off"})
         with engine.begin() as conn:
             conn.execute(insert(_table()), rows)
@@ -123,6 +124,7 @@ def tick_cost(records: int, ticks: int) -> dict:
                             "ticks": ticks, "plan": _query_plan(engine, now)}
     state = store.latest("refactored_upload")
     figures["last_evaluation"] = state.last_evaluation["reason"] if state.last_evaluation else None
+    figures["status"] = state.status  # "running": every tick above evaluated the gates
     figures["window_uploads"] = state.last_evaluation["evidence"]["window"]["original"]["uploads"] + \
         state.last_evaluation["evidence"]["window"]["refactored"]["uploads"] if state.last_evaluation else None
     flags.close()
