@@ -43,12 +43,6 @@ INTENDED_DIFFERENCES: tuple[IntendedDifference, ...] = (
     IntendedDifference("error_type", _COARSE, _coarse_error),
     IntendedDifference("error_code", _COARSE, _coarse_error),
     IntendedDifference("error_message", _COARSE, _coarse_error),
-    IntendedDifference(
-        "warnings",
-        "The original writes parse warnings (failed casts, odd labels) to its import-audit log; the "
-        "refactored path also returns them to the user with the result.",
-        lambda original, refactored: original.warnings == (),
-    ),
 )
 
 

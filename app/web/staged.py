@@ -55,6 +55,7 @@ def review_staged(id_incidence: int, filename: str):
             **_staged_json(review.staged), "stale": review.stale,
             "fields": [{"key": r.key, "old": r.old, "new": r.new, "changed": r.changed, "confirmable": r.confirmable}
                        for r in review.rows],
+            "warnings": [w.as_dict() for w in review.warnings],
         })
     return render_template("review_staged.html", review=review)
 

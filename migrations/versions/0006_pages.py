@@ -1,0 +1,56 @@
+"""Pages: parse warnings kept with each upload, a facility column and the list indexes.
+
+- `uploaded_files.warnings`: the upload's parse warnings (app/ingest/field_warnings.py),
+  shown later on the incidence and review pages.
+- `incidences.facility_name`: misc_json's facility_name, copied on every write, so
+  /incidences can search and show it without reading each JSON document; back-filled here.
+- indexes for /incidences (newest first, by sector) and /uploads (by status, route, path).
+  The `interrupted` status (issue 17) is a value of `uploaded_files.status`; no change.
+
+Revision ID: 0006
+Revises: 0003
+Create Date: 2026-12-03
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0006"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+JSONDocument = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+FACILITY_LENGTH = 255
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("uploaded_files") as batch:
+        batch.add_column(sa.Column("warnings", JSONDocument, nullable=True))
+    with op.batch_alter_table("incidences") as batch:
+        batch.add_column(sa.Column("facility_name", sa.String(length=FACILITY_LENGTH), nullable=True))
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        op.execute(f"UPDATE incidences SET facility_name = left(misc_json->>'facility_name', {FACILITY_LENGTH})")
+    else:
+        op.execute(f"UPDATE incidences SET facility_name = substr(json_extract(misc_json, '$.facility_name'), 1, {FACILITY_LENGTH}) "
+                   "WHERE json_type(misc_json, '$.facility_name') = 'text'")
+    op.create_index("ix_incidences_updated", "incidences", ["updated_at", "id_incidence"])
+    op.create_index("ix_incidences_sector_updated", "incidences", ["sector", "updated_at", "id_incidence"])
+    op.create_index("ix_uploaded_files_status_id", "uploaded_files", ["status", "id"])
+    op.create_index("ix_uploaded_files_route_path_id", "uploaded_files", ["route", "ingest_path", "id"])
+    op.create_index("ix_uploaded_files_path_id", "uploaded_files", ["ingest_path", "id"])
+
+
+def downgrade() -> None:
+    for name, table in (("ix_uploaded_files_path_id", "uploaded_files"), ("ix_uploaded_files_route_path_id", "uploaded_files"),
+                        ("ix_uploaded_files_status_id", "uploaded_files"), ("ix_incidences_sector_updated", "incidences"),
+                        ("ix_incidences_updated", "incidences")):
+        op.drop_index(name, table_name=table)
+    with op.batch_alter_table("incidences") as batch:
+        batch.drop_column("facility_name")
+    with op.batch_alter_table("uploaded_files") as batch:
+        batch.drop_column("warnings")
