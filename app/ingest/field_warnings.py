@@ -67,18 +67,21 @@ def from_record(data: object) -> tuple[FieldWarning, ...]:
     return tuple(FieldWarning.from_dict(d) for d in data if isinstance(d, Mapping))
 
 
-def describe(warning: FieldWarning, label: str | None = None) -> str:
-    """One sentence for a CARB reviewer: the question, the cell, what was typed, what was stored."""
+def describe(warning: FieldWarning, label: str | None = None, staged: bool = False) -> str:
+    """One sentence for a CARB reviewer: the question, the cell, what was typed, what was stored
+    (`staged`: the upload waits for review, so nothing was stored yet)."""
     name = f"“{label}” ({warning.field})" if label else warning.field
     where = f" in cell {warning.cell}" if warning.cell else ""
     if warning.kind == CAST:
         wanted = EXPECTED.get(warning.expected or "", "a value of the field's type")
+        effect = ("so this upload leaves the field empty and it cannot be confirmed" if staged
+                  else "so the field was saved empty")
         return (f"{name}: the form has “{warning.typed}”{where}, which is not {wanted}, "
-                "so the field was saved empty. Correct the form and upload it again to fill it in.")
+                f"{effect}. Correct the form and upload it again to fill it in.")
     if warning.kind == CUT:
         return (f"{name}: the text{where} is {warning.typed} characters long; only the first 32,767 "
-                "(Excel's limit for one cell) were saved.")
+                f"(Excel's limit for one cell) {'are kept' if staged else 'were saved'}.")
     if warning.kind == LABEL:
         return (f"{name}: cell {warning.cell} reads “{warning.typed}” instead of the form's question, "
-                "so the form may be an edited copy; the answer beside it was saved as typed. Check it.")
+                f"so the form may be an edited copy; the answer beside it was {'read' if staged else 'saved'} as typed. Check it.")
     return f"{name}: {warning.message}"

@@ -61,16 +61,21 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+MICROSECOND = dt.timedelta(microseconds=1)
+
+
 def _incidence_cursor(row) -> str:
+    """`<microseconds since 1970 UTC>~<id>`: safe in a URL as it is."""
     stamp = row.updated_at if row.updated_at.tzinfo else row.updated_at.replace(tzinfo=dt.timezone.utc)
-    return f"{stamp.astimezone(dt.timezone.utc).isoformat()}~{row.id_incidence}"
+    return f"{(stamp - EPOCH) // MICROSECOND}~{row.id_incidence}"
 
 
 def _read_incidence_cursor(cursor: str) -> tuple[dt.datetime, int]:
     try:
-        stamp, id_text = cursor.rsplit("~", 1)
-        return dt.datetime.fromisoformat(stamp), int(id_text)
-    except ValueError:
+        micros, id_text = cursor.split("~")
+        return EPOCH + int(micros) * MICROSECOND, int(id_text)
+    except (ValueError, OverflowError):
         raise BadCursor(f"not a page cursor: {cursor[:40]!r}") from None
 
 
@@ -123,9 +128,9 @@ def list_uploads(db: Database, where: UploadFilter, *, after: str | None = None,
 
 
 def recent_warnings(db: Database, id_incidence: int, limit: int = 5) -> tuple:
-    """The latest uploads of an incidence that had parse warnings: (id, when, who, file, warnings)."""
+    """The latest uploads of an incidence that had parse warnings: (id, when, who, file, status, route, warnings)."""
     c = UPLOADS.c
-    query = (select(c.id, c.created_at, c.user, c.original_filename, c.status, c.warnings)
+    query = (select(c.id, c.created_at, c.user, c.original_filename, c.status, c.route, c.warnings)
              .where(c.id_incidence == id_incidence, c.warnings.is_not(None))
              .order_by(c.id.desc()).limit(limit))
     with db.transaction() as conn:
