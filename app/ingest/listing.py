@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 
 from app.ingest.database import Database
 from app.ingest.models import Incidence, UploadedFile
@@ -88,7 +88,12 @@ def list_incidences(db: Database, search: IncidenceSearch, *, after: str | None 
     if search.sector:
         query = query.where(c.sector == search.sector)
     if search.facility:
-        query = query.where(func.lower(c.facility_name).like(_like(search.facility), escape="\\"))
+        if db.dialect == "sqlite":
+            # LIKE is case-blind there (ASCII). The rows are read newest first until a page is full:
+            # a common term stops early, a rare one reads the table (docs/pages.md has the figures).
+            query = query.where(c.facility_name.like(_like(search.facility), escape="\\"))
+        else:  # ILIKE: the trigram index answers it (migration 0006)
+            query = query.where(c.facility_name.ilike(_like(search.facility), escape="\\"))
     if after:
         stamp, id_incidence = _read_incidence_cursor(after)
         if db.dialect == "sqlite":  # SQLite keeps the UTC time without its zone

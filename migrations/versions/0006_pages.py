@@ -25,6 +25,7 @@ depends_on = None
 
 JSONDocument = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 FACILITY_LENGTH = 255
+TRIGRAM_INDEX = "ix_incidences_facility_trgm"  # PostgreSQL
 
 
 def upgrade() -> None:
@@ -40,12 +41,28 @@ def upgrade() -> None:
                    "WHERE json_type(misc_json, '$.facility_name') = 'text'")
     op.create_index("ix_incidences_updated", "incidences", ["updated_at", "id_incidence"])
     op.create_index("ix_incidences_sector_updated", "incidences", ["sector", "updated_at", "id_incidence"])
+    _facility_index(bind)
     op.create_index("ix_uploaded_files_status_id", "uploaded_files", ["status", "id"])
     op.create_index("ix_uploaded_files_route_path_id", "uploaded_files", ["route", "ingest_path", "id"])
     op.create_index("ix_uploaded_files_path_id", "uploaded_files", ["ingest_path", "id"])
 
 
+def _facility_index(bind) -> None:
+    """Facility search is a substring match: a trigram index on PostgreSQL when the pg_trgm
+    extension can be had (without it, and on SQLite, the search reads the rows newest first)."""
+    if bind.dialect.name != "postgresql":
+        return
+    try:
+        with bind.begin_nested():
+            bind.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    except Exception as exc:  # noqa: BLE001 - no extension (or no right to create it): search still works, slower
+        print(f"0006: pg_trgm unavailable ({str(exc).splitlines()[0]}); facility search reads the table")
+        return
+    bind.exec_driver_sql(f"CREATE INDEX {TRIGRAM_INDEX} ON incidences USING gin (facility_name gin_trgm_ops)")
+
+
 def downgrade() -> None:
+    op.execute(f"DROP INDEX IF EXISTS {TRIGRAM_INDEX}")
     for name, table in (("ix_uploaded_files_path_id", "uploaded_files"), ("ix_uploaded_files_route_path_id", "uploaded_files"),
                         ("ix_uploaded_files_status_id", "uploaded_files"), ("ix_incidences_sector_updated", "incidences"),
                         ("ix_incidences_updated", "incidences")):
