@@ -54,11 +54,15 @@ def _facility_index(bind) -> None:
         return
     try:
         with bind.begin_nested():
-            bind.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            # In public, not the portal's schema: the extension is one per database, and an
+            # application schema dropped with CASCADE would take it from every other schema.
+            bind.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
     except Exception as exc:  # noqa: BLE001 - no extension (or no right to create it): search still works, slower
         print(f"0006: pg_trgm unavailable ({str(exc).splitlines()[0]}); facility search reads the table")
         return
-    bind.exec_driver_sql(f"CREATE INDEX {TRIGRAM_INDEX} ON incidences USING gin (facility_name gin_trgm_ops)")
+    home = bind.exec_driver_sql("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                                "WHERE e.extname = 'pg_trgm'").scalar_one()
+    bind.exec_driver_sql(f'CREATE INDEX {TRIGRAM_INDEX} ON incidences USING gin (facility_name "{home}".gin_trgm_ops)')
 
 
 def downgrade() -> None:
