@@ -31,6 +31,10 @@ from loadtests.results import publish
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTORS = ("Oil and Gas", "Landfill", "Dairy Digester", "Energy", "Generic")
+# Facility names as operators write them: a place, a kind of site, a number.
+PLACES = ("Kern", "Belridge", "Midway", "Sunset", "Lost Hills", "Coalinga", "Elk Hills", "Buena Vista", "Cymric",
+          "McKittrick", "Puente", "Sunshine", "Altamont", "Hilmar", "Tulare", "Chino", "Placerita", "Wilmington")
+SITES = ("Well Pad", "Tank Battery", "Compressor Station", "Landfill", "Dairy", "Digester", "Gas Plant", "Field Unit")
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
 
 
@@ -46,7 +50,7 @@ def fill(url: str, records: int, seed: int = 7) -> None:
     for n in range(1, records + 1):
         sector = SECTORS[n % len(SECTORS)]
         when = T0 + dt.timedelta(seconds=n * 37)
-        facility = f"Facility {rng.randrange(10**6):06d} {sector}"
+        facility = f"{rng.choice(PLACES)} {rng.choice(SITES)} {rng.randrange(1000)}"
         incidences.append({"id_incidence": n, "misc_json": {"id_incidence": n, "facility_name": facility, "sector": sector},
                            "sector": sector, "facility_name": facility, "created_at": when, "updated_at": when,
                            "updated_by": "bench"})
@@ -73,7 +77,7 @@ def _pages(client, records: int) -> dict[str, str]:
     return {
         "incidences, newest": "/incidences",
         "incidences, sector": "/incidences?sector=Landfill",
-        "incidences, facility found": "/incidences?facility=facility+0001",
+        "incidences, facility found": "/incidences?facility=hills+tank+battery+12",
         "incidences, facility not found": "/incidences?facility=no+such+place",
         "incidences, by id": f"/incidences?id={records // 2}",
         "incidences, page 11": url,
