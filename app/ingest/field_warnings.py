@@ -67,21 +67,26 @@ def from_record(data: object) -> tuple[FieldWarning, ...]:
     return tuple(FieldWarning.from_dict(d) for d in data if isinstance(d, Mapping))
 
 
-def describe(warning: FieldWarning, label: str | None = None, staged: bool = False) -> str:
-    """One sentence for a CARB reviewer: the question, the cell, what was typed, what was stored
-    (`staged`: the upload waits for review, so nothing was stored yet)."""
+SAVED, STAGED, REFUSED = "saved", "staged", "refused"
+
+
+def describe(warning: FieldWarning, label: str | None = None, upload: str = SAVED) -> str:
+    """One sentence for a CARB reviewer: the question, the cell, what was typed, what was stored.
+
+    `upload` says what became of the upload: `saved` (a direct upload), `staged` (waiting for
+    review, nothing stored yet) or `refused` (nothing stored)."""
     name = f"“{label}” ({warning.field})" if label else warning.field
     where = f" in cell {warning.cell}" if warning.cell else ""
     if warning.kind == CAST:
         wanted = EXPECTED.get(warning.expected or "", "a value of the field's type")
-        effect = ("so this upload leaves the field empty and it cannot be confirmed" if staged
-                  else "so the field was saved empty")
+        effect = {STAGED: "so this upload leaves the field empty and it cannot be confirmed",
+                  REFUSED: "so it could not be read"}.get(upload, "so the field was saved empty")
         return (f"{name}: the form has “{warning.typed}”{where}, which is not {wanted}, "
                 f"{effect}. Correct the form and upload it again to fill it in.")
     if warning.kind == CUT:
         return (f"{name}: the text{where} is {warning.typed} characters long; only the first 32,767 "
-                f"(Excel's limit for one cell) {'are kept' if staged else 'were saved'}.")
+                f"(Excel's limit for one cell) {'were saved' if upload == SAVED else 'are kept'}.")
     if warning.kind == LABEL:
         return (f"{name}: cell {warning.cell} reads “{warning.typed}” instead of the form's question, "
-                f"so the form may be an edited copy; the answer beside it was {'read' if staged else 'saved'} as typed. Check it.")
+                f"so the form may be an edited copy; the answer beside it was {'saved' if upload == SAVED else 'read'} as typed. Check it.")
     return f"{name}: {warning.message}"
