@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, false, or_, select, text
 
 from app.ingest.database import Database
 from app.ingest.models import Incidence, UploadedFile
@@ -79,6 +79,25 @@ def _read_incidence_cursor(cursor: str) -> tuple[dt.datetime, int]:
         raise BadCursor(f"not a page cursor: {cursor[:40]!r}") from None
 
 
+SEARCH_TABLE = "incidence_facility_search"  # SQLite's FTS5 trigram table (migration 0006)
+SEARCH_CANDIDATES = 2000
+
+
+def _sqlite_facility(db: Database, term: str):
+    """The facility condition on SQLite: the incidences the trigram table finds, when the term
+    is rare enough; a common term (or one too short for trigrams) reads rows newest first,
+    which stops early because matches are dense. LIKE is case-blind there (ASCII)."""
+    plain = INCIDENCES.c.facility_name.like(_like(term), escape="\\")
+    if len(term) < 3 or any(ch in term for ch in "%_\\"):
+        return plain
+    found = text(f"SELECT rowid FROM {SEARCH_TABLE} WHERE facility_name LIKE :pattern LIMIT :most")
+    with db.transaction() as conn:
+        ids = conn.execute(found, {"pattern": f"%{term}%", "most": SEARCH_CANDIDATES + 1}).scalars().all()
+    if len(ids) > SEARCH_CANDIDATES:
+        return plain
+    return and_(INCIDENCES.c.id_incidence.in_(ids), plain) if ids else false()
+
+
 def list_incidences(db: Database, search: IncidenceSearch, *, after: str | None = None, limit: int = PAGE) -> Page:
     """Incidences last updated first, matching `search`, after the cursor `after`."""
     c = INCIDENCES.c
@@ -89,9 +108,7 @@ def list_incidences(db: Database, search: IncidenceSearch, *, after: str | None 
         query = query.where(c.sector == search.sector)
     if search.facility:
         if db.dialect == "sqlite":
-            # LIKE is case-blind there (ASCII). The rows are read newest first until a page is full:
-            # a common term stops early, a rare one reads the table (docs/pages.md has the figures).
-            query = query.where(c.facility_name.like(_like(search.facility), escape="\\"))
+            query = query.where(_sqlite_facility(db, search.facility))
         else:  # ILIKE: the trigram index answers it (migration 0006)
             query = query.where(c.facility_name.ilike(_like(search.facility), escape="\\"))
     if after:

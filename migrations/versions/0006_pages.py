@@ -26,6 +26,21 @@ depends_on = None
 JSONDocument = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 FACILITY_LENGTH = 255
 TRIGRAM_INDEX = "ix_incidences_facility_trgm"  # PostgreSQL
+SEARCH_TABLE = "incidence_facility_search"  # SQLite; app/ingest/listing.py names it too
+SQLITE_SEARCH = (
+    f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5(facility_name, tokenize='trigram')",
+    f"INSERT INTO {SEARCH_TABLE}(rowid, facility_name) SELECT id_incidence, facility_name FROM incidences "
+    "WHERE facility_name IS NOT NULL",
+    f"CREATE TRIGGER incidences_facility_insert AFTER INSERT ON incidences WHEN new.facility_name IS NOT NULL BEGIN "
+    f"INSERT INTO {SEARCH_TABLE}(rowid, facility_name) VALUES (new.id_incidence, new.facility_name); END",
+    f"CREATE TRIGGER incidences_facility_update AFTER UPDATE OF facility_name ON incidences "
+    f"WHEN old.facility_name IS NOT new.facility_name BEGIN "
+    f"DELETE FROM {SEARCH_TABLE} WHERE rowid = old.id_incidence; "
+    f"INSERT INTO {SEARCH_TABLE}(rowid, facility_name) SELECT new.id_incidence, new.facility_name "
+    "WHERE new.facility_name IS NOT NULL; END",
+    f"CREATE TRIGGER incidences_facility_delete AFTER DELETE ON incidences BEGIN "
+    f"DELETE FROM {SEARCH_TABLE} WHERE rowid = old.id_incidence; END",
+)
 
 
 def upgrade() -> None:
@@ -49,7 +64,12 @@ def upgrade() -> None:
 
 def _facility_index(bind) -> None:
     """Facility search is a substring match: a trigram index on PostgreSQL when the pg_trgm
-    extension can be had (without it, and on SQLite, the search reads the rows newest first)."""
+    extension can be had (without it the search reads the rows newest first); on SQLite an
+    FTS5 trigram table kept by triggers (app/ingest/listing.py reads it)."""
+    if bind.dialect.name == "sqlite":
+        for statement in SQLITE_SEARCH:
+            bind.exec_driver_sql(statement)
+        return
     if bind.dialect.name != "postgresql":
         return
     try:
@@ -66,6 +86,10 @@ def _facility_index(bind) -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        for trigger in ("insert", "update", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS incidences_facility_{trigger}")
+        op.execute(f"DROP TABLE IF EXISTS {SEARCH_TABLE}")
     op.execute(f"DROP INDEX IF EXISTS {TRIGRAM_INDEX}")
     for name, table in (("ix_uploaded_files_path_id", "uploaded_files"), ("ix_uploaded_files_route_path_id", "uploaded_files"),
                         ("ix_uploaded_files_status_id", "uploaded_files"), ("ix_incidences_sector_updated", "incidences"),

@@ -147,3 +147,11 @@ def test_no_page_shows_a_raw_timestamp(client, five):
     name = post_file(client, "/upload_staged_refactored", workbook.data).get_json()["staged_filename"]
     for url in ("/incidences", "/uploads", "/incidence_update/101", "/list_staged", f"/review_staged/101/{name}"):
         assert not raw.search(client.get(url).get_data(as_text=True)), url
+
+
+def test_the_facility_search_follows_renames_and_short_terms(client, five, db):
+    _incidence(db, 102, "Landfill", "Puente Hills Landfill", 6)  # renamed
+    assert _ids(client, "/incidences?facility=sunshine")[0] == []
+    assert _ids(client, "/incidences?facility=PUENTE")[0] == [102]
+    assert _ids(client, "/incidences?facility=ry")[0] == [104]  # too short for the trigram index: read newest first
+    assert _ids(client, "/incidences?facility=o")[0] == [105, 103, 101]
