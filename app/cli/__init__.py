@@ -6,6 +6,7 @@
     harness flags ... / rollback  feature flags, the kill switch, rollback everything     (flags.py)
     harness shadow ...            shadow-run mismatches                                   (shadow.py)
     harness guard ...             the kill-only rollback guard                            (guard.py)
+    harness report ...            the A/B comparison report with a verdict                (report.py)
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from app.cli.db import db_group
 from app.cli.flags import flags_group, rollback_command
 from app.cli.generate import generate_command
 from app.cli.guard import guard_command
+from app.cli.report import report_command
 from app.cli.serve import serve_command
 from app.cli.shadow import shadow_group
 
-COMMANDS = (serve_command, db_group, generate_command, flags_group, rollback_command, shadow_group, guard_command)
+COMMANDS = (serve_command, db_group, generate_command, flags_group, rollback_command, shadow_group, guard_command,
+            report_command)
 
 
 @click.group()

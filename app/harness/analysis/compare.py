@@ -11,15 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.harness.analysis.evidence import Mismatch, PercentHistory, ShadowRuns, mismatches_on
-from app.harness.analysis.samples import (
-    BUCKET_REASONS,
-    CLIENT_ERROR,
-    PENDING,
-    SERVER_ERROR,
-    SUCCESS,
-    PathSamples,
-    RouteSamples,
-)
+from app.harness.analysis.samples import CLIENT_ERROR, PENDING, SERVER_ERROR, SUCCESS, PathSamples, RouteSamples
 from app.harness.analysis.stats import (
     Difference,
     LatencyComparison,
@@ -37,7 +29,6 @@ from app.harness.analysis.window import Window
 
 TOP_FIELDS = 10
 EXAMPLES = 3
-TIME_BINS = 48
 
 
 @dataclass(frozen=True)
@@ -121,39 +112,24 @@ def split_check(samples: RouteSamples, percent: PercentHistory | None) -> Sample
     against the percent in force then. None when the percent's history is unknown."""
     if percent is None:
         return None
-    users, paths, times = [], [], []
-    for is_ref, s in ((0, samples.original), (1, samples.refactored)):
-        bucket = s.reason_mask(BUCKET_REASONS) & (s.user >= 0)
-        users.append(s.user[bucket])
-        times.append(s.at[bucket])
-        paths.append(np.full(int(bucket.sum()), is_ref, dtype=np.int8))
-    user, at, path = np.concatenate(users), np.concatenate(times), np.concatenate(paths)
-    if user.size == 0:
+    if samples.unit_at.size == 0:
         return sample_ratio(0, 0, np.array([]))
-    order = np.lexsort((at, user))
-    last = order[np.r_[user[order][1:] != user[order][:-1], True]]
-    on_ref = int(path[last].sum())
-    return sample_ratio(int(last.size) - on_ref, on_ref, percent.at(at[last]) / 100.0)
+    on_ref = int(samples.unit_refactored.sum())
+    return sample_ratio(int(samples.unit_at.size) - on_ref, on_ref, percent.at(samples.unit_at) / 100.0)
 
 
 def sector_figures(samples: RouteSamples) -> list[dict]:
-    """Per sector: each path's uploads, success and server-error rates, and the difference."""
-    labels = samples.original.sectors or samples.refactored.sectors
-    size = len(labels) + 1  # the last slot counts uploads without a sector
-    counts = {}
-    for name, p in samples.paths.items():
-        settled = p.outcome != PENDING
-        code = np.where(p.sector >= 0, p.sector, len(labels))[settled]
-        outcome = p.outcome[settled]
-        counts[name] = (np.bincount(code, minlength=size), np.bincount(code[outcome == SUCCESS], minlength=size),
-                        np.bincount(code[outcome == SERVER_ERROR], minlength=size))
+    """Per sector: each path's settled uploads, success and server-error rates."""
+    labels = list(samples.original.sectors or samples.refactored.sectors)
     rows = []
-    for i, sector in sorted(enumerate(list(labels) + ["(unknown)"]), key=lambda item: str(item[1])):
+    for code, sector in sorted(list(enumerate(labels)) + [(-1, "(unknown)")], key=lambda item: str(item[1])):
         row: dict = {"sector": str(sector)}
-        for name, (total, ok, bad) in counts.items():
-            n = int(total[i]) if i < total.size else 0
-            row[name] = {"uploads": n, "success": wilson(int(ok[i]) if n else 0, n).to_dict(),
-                         "server_error": wilson(int(bad[i]) if n else 0, n).to_dict()}
+        for name, p in samples.paths.items():
+            c = p.cells
+            mine = (c.sector == code) & (c.outcome != PENDING)
+            n = c.total(mine)
+            row[name] = {"uploads": n, "success": wilson(c.total(mine & (c.outcome == SUCCESS)), n).to_dict(),
+                         "server_error": wilson(c.total(mine & (c.outcome == SERVER_ERROR)), n).to_dict()}
         if row["original"]["uploads"] or row["refactored"]["uploads"]:
             rows.append(row)
     return rows
@@ -163,24 +139,26 @@ def decisions(samples: RouteSamples) -> dict[str, dict[str, int]]:
     """Uploads by routing reason and path."""
     out: dict[str, dict[str, int]] = {}
     for name, p in samples.paths.items():
-        labels = list(p.reasons) + ["(unknown)"]
-        counts = np.bincount(np.where(p.reason >= 0, p.reason, len(p.reasons)), minlength=len(labels))
-        for reason, n in zip(labels, counts):
+        for code, reason in list(enumerate(p.reasons)) + [(-1, "(unknown)")]:
+            n = p.cells.total(p.cells.reason == code)
             if n:
-                out.setdefault(str(reason), {"original": 0, "refactored": 0})[name] = int(n)
+                out.setdefault(str(reason), {"original": 0, "refactored": 0})[name] = n
     return dict(sorted(out.items()))
 
 
-def timeline(samples: RouteSamples, edges: np.ndarray, percent: PercentHistory | None) -> dict:
+def timeline(samples: RouteSamples, percent: PercentHistory | None) -> dict:
     """Per time bin: each path's uploads, success and server-error rates, the rollout percent."""
+    edges = samples.edges
+    bins = len(edges) - 1
     out: dict = {"edges": [float(e) for e in edges]}
     for name, p in samples.paths.items():
-        settled = p.outcome != PENDING
-        total = np.histogram(p.at[settled], bins=edges)[0]
-        ok = np.histogram(p.at[settled & (p.outcome == SUCCESS)], bins=edges)[0]
-        bad = np.histogram(p.at[settled & (p.outcome == SERVER_ERROR)], bins=edges)[0]
+        c = p.cells
+        settled = c.outcome != PENDING
+        total = np.bincount(c.bin[settled], weights=c.n[settled], minlength=bins)[:bins]
+        ok = np.bincount(c.bin[c.outcome == SUCCESS], weights=c.n[c.outcome == SUCCESS], minlength=bins)[:bins]
+        bad = np.bincount(c.bin[c.outcome == SERVER_ERROR], weights=c.n[c.outcome == SERVER_ERROR], minlength=bins)[:bins]
         with np.errstate(divide="ignore", invalid="ignore"):
-            out[name] = {"uploads": total.tolist(), "success_rate": [_num(x) for x in ok / total],
+            out[name] = {"uploads": [int(x) for x in total], "success_rate": [_num(x) for x in ok / total],
                          "server_error_rate": [_num(x) for x in bad / total]}
     mids = (edges[:-1] + edges[1:]) / 2
     out["percent"] = None if percent is None else [float(x) for x in percent.at(mids)]
@@ -241,11 +219,11 @@ class RouteComparison:
 
 def compare_route(samples: RouteSamples, window: Window, rng: np.random.Generator, *,
                   percent: PercentHistory | None = None, mismatches: Sequence[Mismatch] = (),
-                  shadow_runs: ShadowRuns | None = None, bins: int = TIME_BINS) -> RouteComparison:
+                  shadow_runs: ShadowRuns | None = None) -> RouteComparison:
     """Compare the two paths of one route over `window`."""
     original, refactored = path_figures(samples.original, window), path_figures(samples.refactored, window)
     a, b = samples.original.latencies(), samples.refactored.latencies()
-    edges = np.linspace(window.start.timestamp(), window.end.timestamp(), bins + 1)
+    edges = samples.edges
     return RouteComparison(
         samples.route, window, original, refactored,
         newcombe(original.success, refactored.success),
@@ -253,5 +231,5 @@ def compare_route(samples: RouteSamples, window: Window, rng: np.random.Generato
         newcombe(original.client_error, refactored.client_error),
         bootstrap_latency(a, b, rng), mann_whitney(a, b), split_check(samples, percent), sector_figures(samples),
         shadow_figures(mismatches_on(mismatches, samples.route), edges, shadow_runs), decisions(samples),
-        timeline(samples, edges, percent), percent,
+        timeline(samples, percent), percent,
     )

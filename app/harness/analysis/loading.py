@@ -1,0 +1,224 @@
+"""The thin edge: a window's evidence from the portal's database and the flag store.
+
+Three queries over the window (`ix_uploaded_files_window (created_at, route,
+ingest_path)` serves a narrow one; for a window holding most of the table the database
+rightly scans it) build the samples (samples.py):
+
+1. the window's distinct routing reasons and sectors (a few dozen rows);
+2. every upload as two numbers: one integer packing (time bin, route, path, outcome,
+   reason, sector), computed by the database, and the duration; numpy then counts the
+   cells. Two numeric columns are the cheapest rows a driver can hand over, and SQLite's
+   GROUP BY would sort the million rows instead;
+3. each percentage-routed user's last upload (for the split check).
+
+Times are epoch seconds computed by the database. The rollout controller reads its
+gates' samples through `load_samples` too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from sqlalchemy import Float, Integer, and_, case, cast, func, literal_column, select
+from sqlalchemy.engine import Engine
+
+from app.harness.analysis.evidence import Mismatch, PercentHistory
+from app.harness.analysis.samples import (
+    BUCKET_REASONS,
+    CLIENT_ERROR,
+    PENDING,
+    SERVER_ERROR,
+    SUCCESS,
+    SUCCESS_STATUSES,
+    TIME_BINS,
+    Cells,
+    PathSamples,
+    RouteSamples,
+    bin_edges,
+    group_cells,
+)
+from app.harness.analysis.window import Window
+from app.harness.names import ROUTE_FLAGS, SERVER_ERRORS
+from app.ingest.models import UploadedFile
+from app.ingest.outcome import ORIGINAL, REFACTORED, ROUTES
+
+UPLOADS = UploadedFile.__table__
+# progress(text) as each query finishes
+Progress = Callable[[str], None]
+
+
+def _epoch(engine: Engine, column):
+    """Seconds since 1970 of a timestamp column, computed by the database."""
+    if engine.dialect.name == "sqlite":  # stored as UTC text; julianday parses it in C
+        return (func.julianday(column) - 2440587.5) * 86400.0
+    return cast(func.extract("epoch", column), Float)
+
+
+def _bound(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.timezone.utc)
+
+
+def window_condition(window: Window, route: str | None = None, scan: bool = False):
+    """The WHERE clause of a window's uploads, served by the window index; with `scan`
+    (SQLite, a window holding most of the table) the table is read in order instead,
+    since each index entry would cost a lookup in the table (`+column` hides the index)."""
+    created = UPLOADS.c.created_at
+    if scan:
+        created = literal_column(f"+{UPLOADS.name}.created_at", type_=created.type)
+    cond = and_(created >= _bound(window.start), created < _bound(window.end))
+    return and_(cond, UPLOADS.c.route == route) if route else cond
+
+
+def _n(value: int):
+    return literal_column(str(int(value)))
+
+
+def _outcome():
+    c = UPLOADS.c
+    return case((c.status.in_(SUCCESS_STATUSES), _n(SUCCESS)), (c.status == "received", _n(PENDING)),
+                (c.error_type.in_(SERVER_ERRORS), _n(SERVER_ERROR)), else_=_n(CLIENT_ERROR))
+
+
+def _code(column, labels: Sequence[str]):
+    """1 + the label's index, 0 for none or another value."""
+    if not labels:
+        return _n(0)
+    return case({label: _n(i + 1) for i, label in enumerate(labels)}, value=column, else_=_n(0))
+
+
+def labels_query(window: Window, route: str | None = None, scan: bool = False):
+    """The window's distinct (reason, sector) pairs."""
+    c = UPLOADS.c
+    return select(c.decision_reason, c.sector).where(window_condition(window, route, scan)).distinct()
+
+
+def packed_query(engine: Engine, window: Window, route: str | None, reasons: Sequence[str], sectors: Sequence[str],
+                 bins: int = TIME_BINS, scan: bool = False):
+    """Each upload as (packed cell key, duration): key = bin + bins * (route + 2 * (path + 2 *
+    (outcome + 4 * (reason + R * sector)))), reason and sector as 1 + label index (0: none)."""
+    c = UPLOADS.c
+    width = window.seconds / bins
+    offset = _epoch(engine, c.created_at) - literal_column(repr(window.start.timestamp()))
+    bucket = cast(func.floor(offset / literal_column(repr(width))), Integer) if engine.dialect.name != "sqlite" \
+        else cast(offset / literal_column(repr(width)), Integer)
+    route_code = case((c.route == ROUTES[1], _n(1)), else_=_n(0))
+    path_code = case((c.ingest_path == REFACTORED, _n(1)), else_=_n(0))
+    r = len(reasons) + 1
+    key = bucket + _n(bins) * (route_code + _n(2) * (path_code + _n(2) * (
+        _outcome() + _n(4) * (_code(c.decision_reason, reasons) + _n(r) * _code(c.sector, sectors)))))
+    return select(key, c.duration_seconds).where(window_condition(window, route, scan))
+
+
+def units_query(engine: Engine, window: Window, route: str | None = None, scan: bool = False):
+    """Each percentage-routed user's last upload in the window: route, user, path, time."""
+    c = UPLOADS.c
+    where = and_(window_condition(window, route, scan), c.decision_reason.in_(BUCKET_REASONS), c.user.is_not(None))
+    if engine.dialect.name == "sqlite":  # a bare column next to max() comes from the max row
+        return select(c.route, c.user, c.ingest_path, func.max(_epoch(engine, c.created_at))).where(where).group_by(
+            c.route, c.user)
+    return (select(c.route, c.user, c.ingest_path, _epoch(engine, c.created_at)).where(where)
+            .distinct(c.route, c.user).order_by(c.route, c.user, c.created_at.desc()))
+
+
+def count_uploads(engine: Engine, window: Window, route: str | None = None) -> int:
+    """How many uploads the window holds."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(UPLOADS).where(window_condition(window, route)))
+                   .scalar_one())
+
+
+def _numeric_rows(conn, query) -> np.ndarray:
+    """(n, 2) float array of a two-column numeric query, fetched through the driver in chunks."""
+    compiled = query.compile(conn.engine, compile_kwargs={"literal_binds": True})
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(str(compiled))
+        parts = []
+        while True:
+            chunk = cursor.fetchmany(200_000)
+            if not chunk:
+                break
+            parts.append(np.array(chunk, dtype=float))  # None (no duration) becomes NaN
+    finally:
+        cursor.close()
+    return np.concatenate(parts) if parts else np.zeros((0, 2))
+
+
+def load_samples(engine: Engine, window: Window, route: str | None = None, progress: Progress | None = None,
+                 bins: int = TIME_BINS) -> dict[str, RouteSamples]:
+    """{route: RouteSamples} of the window (one route, or both)."""
+    routes: Sequence[str] = (route,) if route else ROUTES
+    say = progress or (lambda text: None)
+    with engine.connect() as conn:
+        # the window's share of the table, from the index alone (no table reads)
+        inside = conn.execute(select(func.count()).select_from(UPLOADS).where(window_condition(window, route))).scalar_one()
+        total = conn.execute(select(func.max(UPLOADS.c.id))).scalar_one() or 0
+        scan = engine.dialect.name == "sqlite" and inside > 0.3 * total
+        pairs = conn.execute(labels_query(window, route, scan)).all()
+        reasons = tuple(sorted({r for r, _ in pairs if r not in (None, "")}))
+        sectors = tuple(sorted({s for _, s in pairs if s not in (None, "")}))
+        rows = _numeric_rows(conn, packed_query(engine, window, route, reasons, sectors, bins, scan))
+        say(f"read {len(rows):,} uploads")
+        units = conn.execute(units_query(engine, window, route, scan)).all()
+        say(f"read {len(units):,} percentage-routed users' last uploads")
+    key = rows[:, 0].astype(np.int64)
+    duration = rows[:, 1]
+    bin_ = np.clip(key % bins, 0, bins - 1)
+    rest = key // bins
+    route_code, rest = rest % 2, rest // 2
+    path_code, rest = rest % 2, rest // 2
+    outcome, rest = rest % 4, rest // 4
+    r = len(reasons) + 1
+    reason, sector = rest % r - 1, rest // r - 1
+    out = {}
+    for name in routes:
+        per_path = {}
+        for path in (ORIGINAL, REFACTORED):
+            mine = (route_code == ROUTES.index(name)) & (path_code == (path == REFACTORED))
+            settled = mine & (outcome != PENDING) & ~np.isnan(duration)
+            cells = group_cells(bin_[mine], outcome[mine], reason[mine], sector[mine]) if mine.any() else Cells.empty()
+            per_path[path] = PathSamples(path, duration[settled], cells, reasons, sectors)
+        last = [(float(u[3]), int(u[2] == REFACTORED)) for u in units if u[0] == name]
+        out[name] = RouteSamples(name, per_path[ORIGINAL], per_path[REFACTORED],
+                                 bin_edges(window.start.timestamp(), window.end.timestamp(), bins),
+                                 np.array([t for t, _ in last], dtype=float), np.array([p for _, p in last], dtype=np.int8))
+    return out
+
+
+def load_mismatches(engine: Engine, window: Window, route: str | None = None, limit: int = 100_000) -> list[Mismatch]:
+    """The window's stored shadow mismatches (the shadow tables are revision 0002's)."""
+    from shadow.records import mismatches as table
+
+    query = (select(_epoch(engine, table.c.at), table.c.route, table.c.control_path, table.c.differences)
+             .where(table.c.at >= _bound(window.start), table.c.at < _bound(window.end))
+             .order_by(table.c.at).limit(limit))
+    if route:
+        query = query.where(table.c.route == route)
+    with engine.connect() as conn:
+        return [Mismatch(float(at), r, control, tuple(diffs or ())) for at, r, control, diffs in conn.execute(query)]
+
+
+def percent_history(entries, window: Window, current: float) -> PercentHistory:
+    """The percent over the window from a flag's audit entries (any order; `percent` actions)."""
+    changes = sorted((e.at.timestamp(), float(e.new), float(e.old) if e.old is not None else 0.0)
+                     for e in entries if e.action == "percent" and e.new is not None)
+    if not changes:
+        return PercentHistory((), current)
+    start = window.start.timestamp()
+    before = [c for c in changes if c[0] <= start]
+    initial = before[-1][1] if before else changes[0][2]
+    inside = tuple((t, new) for t, new, _ in changes if start < t < window.end.timestamp())
+    return PercentHistory(inside, initial)
+
+
+def load_percent_history(flags, route: str, window: Window) -> PercentHistory | None:
+    """The rollout percent of `route`'s flag over the window, from the flag store (None if unreadable)."""
+    flag = ROUTE_FLAGS[route]
+    try:
+        entries = flags.history(flag=flag, action="percent", limit=1000)
+        current = flags.get(flag).percent
+    except Exception:  # noqa: BLE001 - the report still runs, without the split check
+        return None
+    return percent_history(entries, window, current)
