@@ -118,8 +118,10 @@ def units_query(engine: Engine, window: Window, route: str | None = None, scan: 
     if engine.dialect.name == "sqlite":  # a bare column next to max() comes from the max row
         return select(c.route, c.user, c.ingest_path, func.max(_epoch(engine, c.created_at))).where(where).group_by(
             c.route, c.user)
+    from sqlalchemy.dialects.postgresql import distinct_on
+
     return (select(c.route, c.user, c.ingest_path, _epoch(engine, c.created_at)).where(where)
-            .distinct(c.route, c.user).order_by(c.route, c.user, c.created_at.desc()))
+            .ext(distinct_on(c.route, c.user)).order_by(c.route, c.user, c.created_at.desc()))
 
 
 def count_uploads(engine: Engine, window: Window, route: str | None = None) -> int:
