@@ -14,7 +14,9 @@
 - flags: warm-cache decision latency, the router through OpenFeature vs the direct call,
   and kill-switch propagation across processes (issues 3 and 15);
 - stack: throughput through nginx with two instances vs one (the ratio), and kill-switch
-  propagation across the instances (median, max) on the loopback stack (issue 16).
+  propagation across the instances (median, max) on the loopback stack (issue 16);
+- report: `harness report` over 1,000,000 generated upload records on SQLite and
+  PostgreSQL, with the query plans (issue 11).
 
 Each benchmark module has `main(argv) -> dict` and writes `results/bench_<name>.json`
 (and `.md`); this entry point runs the chosen ones in turn, then writes all figures to
@@ -66,6 +68,8 @@ BENCHMARKS = (
               (), ("--trials", "2", "--samples", "20000", "--router-samples", "20000")),
     Benchmark("stack", "loadtests.bench_stack", "stack: nginx with two instances vs one, kill switch across instances",
               (), ("--blocks", "2", "--seconds", "3", "--trials", "1")),
+    Benchmark("report", "loadtests.bench_report", "harness report over 1,000,000 upload records (SQLite, PostgreSQL)",
+              (), ("--records", "100000")),
 )
 
 
