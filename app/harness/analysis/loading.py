@@ -22,7 +22,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from sqlalchemy import Float, Integer, and_, case, cast, func, literal_column, select
+from sqlalchemy import BigInteger, Float, Integer, and_, case, cast, func, literal_column, select
 from sqlalchemy.engine import Engine
 
 from app.harness.analysis.evidence import Mismatch, PercentHistory
@@ -130,16 +130,15 @@ def grouped_queries(engine: Engine, window: Window, route: str | None, reasons: 
 
 
 def units_query(engine: Engine, window: Window, route: str | None = None, scan: bool = False):
-    """Each percentage-routed user's last upload in the window: route, user, path, time."""
+    """Each percentage-routed user's last upload in the window as (route, packed): packed =
+    2 * milliseconds since 1970 + (1 if on the refactored path), the maximum per user, so
+    one hash aggregate (PostgreSQL) finds both the time and the path of the last upload
+    without sorting the rows, and the user ids never leave the database."""
     c = UPLOADS.c
     where = and_(window_condition(window, route, scan), c.decision_reason.in_(BUCKET_REASONS), c.user.is_not(None))
-    if engine.dialect.name == "sqlite":  # a bare column next to max() comes from the max row
-        return select(c.route, c.user, c.ingest_path, func.max(_epoch(engine, c.created_at))).where(where).group_by(
-            c.route, c.user)
-    from sqlalchemy.dialects.postgresql import distinct_on
-
-    return (select(c.route, c.user, c.ingest_path, _epoch(engine, c.created_at)).where(where)
-            .ext(distinct_on(c.route, c.user)).order_by(c.route, c.user, c.created_at.desc()))
+    millis = cast(_epoch(engine, c.created_at) * literal_column("1000.0"), BigInteger)
+    packed = millis * _n(2) + case((c.ingest_path == REFACTORED, _n(1)), else_=_n(0))
+    return select(c.route, func.max(packed)).where(where).group_by(c.route, c.user)
 
 
 def count_uploads(engine: Engine, window: Window, route: str | None = None) -> int:
@@ -215,10 +214,10 @@ def load_samples(engine: Engine, window: Window, route: str | None = None, progr
                 chosen = route_path == ROUTES.index(name) + 2 * (path == REFACTORED)
                 values = np.repeat(duration[chosen], repeats[chosen])
             per_path[path] = PathSamples(path, values, cells, reasons, sectors)
-        last = [(float(u[3]), int(u[2] == REFACTORED)) for u in units if u[0] == name]
+        last = np.array([int(u[1]) for u in units if u[0] == name], dtype=np.int64)
         out[name] = RouteSamples(name, per_path[ORIGINAL], per_path[REFACTORED],
                                  bin_edges(window.start.timestamp(), window.end.timestamp(), bins),
-                                 np.array([t for t, _ in last], dtype=float), np.array([p for _, p in last], dtype=np.int8))
+                                 (last // 2) / 1000.0, (last % 2).astype(np.int8))
     return out
 
 
