@@ -9,10 +9,14 @@
 - shadow: the cost a shadow run adds to an upload, half-capacity latency and saturation (issue 5);
 - store: routed p50 with the Redis flag store healthy, frozen (SIGSTOP) and dead, through
   gunicorn, on a Redis server of its own (issue 15);
+- pages: /incidences and /uploads with 1,000 and 100,000 records, SQLite (and PostgreSQL
+  when named), the target a few tens of ms (issue 14);
 - flags: warm-cache decision latency, the router through OpenFeature vs the direct call,
   and kill-switch propagation across processes (issues 3 and 15);
 - stack: throughput through nginx with two instances vs one (the ratio), and kill-switch
   propagation across the instances (median, max) on the loopback stack (issue 16);
+- report: `harness report` over 1,000,000 generated upload records on SQLite and
+  PostgreSQL, with the query plans (issue 11);
 - rollout: the controller's detection times and false-rollback rate (simulated), and the
   cost of one tick at 1,000,000 upload records (issue 12).
 
@@ -60,10 +64,14 @@ BENCHMARKS = (
     Benchmark("shadow", "loadtests.bench_shadow", "shadow-run overhead through gunicorn", (), ("--seconds", "3")),
     Benchmark("store", "loadtests.bench_store", "routed latency with the flag store healthy, frozen and dead (gunicorn)",
               (), ("--rounds", "3", "--seconds", "3")),
+    Benchmark("pages", "loadtests.bench_pages", "staff pages (/incidences, /uploads) at 1,000 and 100,000 records",
+              (), ("--records", "20000", "--repeats", "5")),
     Benchmark("flags", "loadtests.bench_flags", "flags: decision latency, the router through OpenFeature, kill propagation",
               (), ("--trials", "2", "--samples", "20000", "--router-samples", "20000")),
     Benchmark("stack", "loadtests.bench_stack", "stack: nginx with two instances vs one, kill switch across instances",
               (), ("--blocks", "2", "--seconds", "3", "--trials", "1")),
+    Benchmark("report", "loadtests.bench_report", "harness report over 1,000,000 upload records (SQLite, PostgreSQL)",
+              (), ("--records", "100000")),
     Benchmark("rollout", "loadtests.bench_rollout",
               "rollout controller: detection times, false rollbacks, one tick at 1,000,000 records",
               (), ("--runs", "20", "--records", "100000", "--ticks", "5")),

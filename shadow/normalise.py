@@ -23,6 +23,6 @@ def normalise(outcome: Any, volatile: Collection[str] = ()) -> dict[str, Any]:
         if f.name == "changes":
             value = sorted(([c.key, c.old, c.new] for c in value), key=lambda c: c[0])
         elif f.name == "warnings":
-            value = list(value)
+            value = [str(w) for w in value]  # the text each warning reads as
         data[f.name] = value
     return data

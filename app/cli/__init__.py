@@ -6,6 +6,7 @@
     harness flags ... / rollback  feature flags, the kill switch, rollback everything     (flags.py)
     harness shadow ...            shadow-run mismatches                                   (shadow.py)
     harness guard ...             the kill-only rollback guard                            (guard.py)
+    harness report ...            the A/B comparison report with a verdict                (report.py)
     harness rollout ...           staged rollout plans and their controller               (rollout.py)
     harness rehearse              load, a plan, an injected regression, the rollback      (rehearse.py)
 """
@@ -18,13 +19,14 @@ from app.cli.db import db_group
 from app.cli.flags import flags_group, rollback_command
 from app.cli.generate import generate_command
 from app.cli.guard import guard_command
+from app.cli.report import report_command
 from app.cli.rehearse import rehearse_command
 from app.cli.rollout import rollout_group
 from app.cli.serve import serve_command
 from app.cli.shadow import shadow_group
 
 COMMANDS = (serve_command, db_group, generate_command, flags_group, rollback_command, shadow_group, guard_command,
-            rollout_group, rehearse_command)
+            report_command, rollout_group, rehearse_command)
 
 
 @click.group()

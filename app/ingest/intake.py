@@ -19,7 +19,8 @@ from app.ingest.context import IngestContext
 from app.ingest.errors import DatabaseUnavailable
 from app.ingest.files import SavedFile
 from app.ingest.outcome import Failure, Upload
-from app.ingest.persistence import finish_upload, record_upload
+from app.ingest.field_warnings import FieldWarning, to_record
+from app.ingest.persistence import finish_upload, note_warnings, record_upload
 
 log = logging.getLogger(__name__)
 
@@ -80,3 +81,14 @@ def mark_failed(ctx: IngestContext, upload_id: int | None, failure: Failure, id_
     """Record that an upload failed, with its error."""
     settle(ctx, upload_id, "failed", failure.message, error_type=failure.error_type, id_incidence=id_incidence,
            sector=sector, started=started)
+
+
+def keep_warnings(ctx: IngestContext, upload_id: int | None, warnings: tuple[FieldWarning, ...]) -> None:
+    """Keep an upload's parse warnings on its record (either path's; nothing to do without any)."""
+    record = to_record(warnings)
+    if upload_id is None or record is None:
+        return
+    try:
+        note_warnings(ctx.db, upload_id, record)
+    except DatabaseUnavailable as exc:
+        log.warning("upload %s: could not record its warnings: %s", upload_id, exc)

@@ -8,6 +8,7 @@ from sqlalchemy import JSON, BigInteger, DateTime, Float, Index, Integer, MetaDa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+FACILITY_LENGTH = 255
 # JSONB on PostgreSQL (indexable, compared by value), JSON text elsewhere.
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
@@ -42,6 +43,13 @@ class Incidence(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     updated_by: Mapped[str | None] = mapped_column(String(255))
+    # A copy of misc_json's facility_name, so /incidences can search and list it quickly.
+    facility_name: Mapped[str | None] = mapped_column(String(FACILITY_LENGTH))
+
+    __table_args__ = (
+        Index("ix_incidences_updated", "updated_at", "id_incidence"),
+        Index("ix_incidences_sector_updated", "sector", "updated_at", "id_incidence"),
+    )
 
 
 class PortalUpdate(Base):
@@ -84,11 +92,20 @@ class UploadedFile(Base):
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64))
     id_incidence: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    # Parse warnings as `app.ingest.field_warnings` records them (null: none).
+    warnings: Mapped[list | None] = mapped_column(JSONDocument)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     sector: Mapped[str | None] = mapped_column(String(100))
     decision_reason: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (
+        # /uploads lists newest first, filtered by status, route or path (keyset on id).
+        Index("ix_uploaded_files_status_id", "status", "id"),
+        Index("ix_uploaded_files_route_path_id", "route", "ingest_path", "id"),
+        Index("ix_uploaded_files_path_id", "ingest_path", "id"),
+    )
 
 
 class HarnessFault(Base):

@@ -19,9 +19,10 @@ import logging
 import tempfile
 from pathlib import Path
 
-from app.ingest import intake, staging
+from app.ingest import field_warnings, intake, staging
 from app.ingest.context import IngestContext
 from app.ingest.errors import DatabaseUnavailable
+from app.ingest.field_warnings import FieldWarning
 from app.ingest.merge import plan_merge
 from app.ingest.outcome import (
     DATABASE_ERROR,
@@ -80,13 +81,15 @@ def convert_excel_to_json(data: bytes, json_path: Path, limits) -> Path:
     return json_path
 
 
-def log_import_audit(data: bytes, source_name: str) -> None:
-    """The legacy import-audit log: parse the workbook again and log what each cell held."""
+def log_import_audit(data: bytes, source_name: str) -> tuple[FieldWarning, ...]:
+    """The legacy import-audit log: parse the workbook again and log what each cell held;
+    its warnings are also shown to the user (the portal's pages are the same on both paths)."""
     parsed = parse_workbook(OpenpyxlReader(data))
     for tab, fields in parsed.tab_contents.items():
         audit_log.info("import audit %s: tab %r schema %s, %d fields", source_name, tab, parsed.schemas[tab], len(fields))
     for warning in parsed.warnings:
         audit_log.info("import audit %s: %s.%s: %s", source_name, warning.tab, warning.field, warning.message)
+    return field_warnings.from_parse(parsed.warnings)
 
 
 def read_json_back(json_path: Path) -> ParsedWorkbook:
@@ -95,20 +98,21 @@ def read_json_back(json_path: Path) -> ParsedWorkbook:
     return ParsedWorkbook(document["metadata"], document["schemas"], document["tab_contents"], (), document["raw_contents"])
 
 
-def _convert_and_check(data: bytes, source_name: str, json_path: Path, limits) -> tuple[ParsedWorkbook | None, int | None, Failure | None]:
+def _convert_and_check(data: bytes, source_name: str, json_path: Path, limits
+                       ) -> tuple[ParsedWorkbook | None, int | None, Failure | None, tuple[FieldWarning, ...]]:
     try:
         convert_excel_to_json(data, json_path, limits)
-        log_import_audit(data, source_name)
+        warnings = log_import_audit(data, source_name)
         parsed = read_json_back(json_path)
     except WorkbookError as exc:
         audit_log.info("import audit %s: conversion failed: %s", source_name, exc.message)
-        return None, None, COARSE_MISSING_ID
+        return None, None, COARSE_MISSING_ID, ()
     except OSError as exc:  # the JSON conversion could not be written: the portal's fault, not the file's
-        return None, None, Failure(PROCESSING_ERROR, "save_failed", f"Error converting file: {exc.strerror or exc}")
+        return None, None, Failure(PROCESSING_ERROR, "save_failed", f"Error converting file: {exc.strerror or exc}"), ()
     check = check_id(parsed.raw_form.get("id_incidence"))
     if check.failure:
-        return parsed, None, COARSE_MISSING_ID
-    return parsed, check.id_incidence, None
+        return parsed, None, COARSE_MISSING_ID, warnings
+    return parsed, check.id_incidence, None, warnings
 
 
 def _payload_and_sector(parsed: ParsedWorkbook | None) -> tuple[dict | None, str | None]:
@@ -136,10 +140,10 @@ def _run(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
         return Outcome.failed(ORIGINAL, route, failure, upload_id=upload_id, saved_filename=saved.name, **data)
 
     json_path = ctx.files.json_dir / f"{saved.name}.json"
-    parsed, id_incidence, failure = _convert_and_check(upload.data, saved.name, json_path, ctx.limits)
+    parsed, id_incidence, failure, warnings = _convert_and_check(upload.data, saved.name, json_path, ctx.limits)
     payload, sector = _payload_and_sector(parsed)
     if failure:
-        return fail(failure, sector=sector, payload=payload)
+        return fail(failure, sector=sector, payload=payload, warnings=warnings)
     try:
         if route == DIRECT:
             plan = apply_merge(ctx.db, id_incidence, payload, sector=sector, user=upload.user,
@@ -149,7 +153,7 @@ def _run(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
             plan = plan_merge(id_incidence, load_misc_json(ctx.db, id_incidence), payload)
     except DatabaseUnavailable as exc:
         return fail(Failure(DATABASE_ERROR, "database_unavailable", f"Database error: {exc}"),
-                    id_incidence=id_incidence, sector=sector, payload=payload)
+                    id_incidence=id_incidence, sector=sector, payload=payload, warnings=warnings)
     staged_filename = None
     if route == STAGED:
         try:
@@ -160,17 +164,17 @@ def _run(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
             )
         except OSError as exc:
             return fail(Failure(PROCESSING_ERROR, "staging_failed", f"Error staging file: {exc.strerror or exc}"),
-                        id_incidence=id_incidence, sector=sector, payload=payload)
+                        id_incidence=id_incidence, sector=sector, payload=payload, warnings=warnings)
         intake.settle(ctx, upload_id, "staged", staged_filename, id_incidence=id_incidence, sector=sector,
                       started=upload.started)
-    return _success(route, id_incidence, sector, payload, plan, upload_id, saved.name, staged_filename)
+    return _success(route, id_incidence, sector, payload, plan, upload_id, saved.name, staged_filename, warnings)
 
 
-def _success(route, id_incidence, sector, payload, plan, upload_id, saved_name, staged_filename) -> Outcome:
+def _success(route, id_incidence, sector, payload, plan, upload_id, saved_name, staged_filename, warnings) -> Outcome:
     extra = {"merged_misc_json": plan.merged_misc_json, "changes": plan.changes} if route == DIRECT else {}
     return Outcome(ORIGINAL, route, True, id_incidence=id_incidence, sector=sector, payload=payload,
                    base_misc_json=plan.base_misc_json, staged_filename=staged_filename, upload_id=upload_id,
-                   saved_filename=saved_name, **extra)
+                   saved_filename=saved_name, warnings=warnings, **extra)
 
 
 def upload_and_process_file(ctx: IngestContext, upload: Upload) -> Outcome:
@@ -191,13 +195,13 @@ def process(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
 def evaluate(limits: Limits, upload: Upload, route: str, base_lookup: BaseLookup) -> Outcome:
     """What the legacy path would do against `base_lookup`; its JSON file goes to a scratch folder."""
     with tempfile.TemporaryDirectory(prefix="original-eval-") as scratch:
-        parsed, id_incidence, failure = _convert_and_check(upload.data, "shadow", Path(scratch) / "upload.json", limits)
+        parsed, id_incidence, failure, warnings = _convert_and_check(upload.data, "shadow", Path(scratch) / "upload.json", limits)
     payload, sector = _payload_and_sector(parsed)
     if failure:
-        return Outcome.failed(ORIGINAL, route, failure, sector=sector, payload=payload)
+        return Outcome.failed(ORIGINAL, route, failure, sector=sector, payload=payload, warnings=warnings)
     try:
         plan = plan_merge(id_incidence, base_lookup(id_incidence), payload)
     except DatabaseUnavailable as exc:
         return Outcome.failed(ORIGINAL, route, Failure(DATABASE_ERROR, "database_unavailable", f"Database error: {exc}"),
-                              id_incidence=id_incidence, sector=sector, payload=payload)
-    return _success(route, id_incidence, sector, payload, plan, None, None, None)
+                              id_incidence=id_incidence, sector=sector, payload=payload, warnings=warnings)
+    return _success(route, id_incidence, sector, payload, plan, None, None, None, warnings)

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.ingest.field_warnings import FieldWarning
 
 ORIGINAL = "original"
 REFACTORED = "refactored"
@@ -82,7 +86,7 @@ class Outcome:
     base_misc_json: dict | None = None
     upload_id: int | None = None
     saved_filename: str | None = None
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[FieldWarning, ...] = field(default=())
 
     @classmethod
     def failed(cls, path: str, route: str, failure: Failure, **data) -> Outcome:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from app.ingest.database import Database
 from app.ingest.errors import DatabaseUnavailable, StagedConflict
 from app.ingest.merge import MergePlan, audit_text, field_changes, plan_merge
-from app.ingest.models import Incidence, PortalUpdate, UploadedFile
+from app.ingest.models import FACILITY_LENGTH, Incidence, PortalUpdate, UploadedFile
 from app.ingest.outcome import FieldChange
 from app.workbook.cells import clean_text
 
@@ -52,6 +52,10 @@ _MARK_UPLOAD = update(UPLOADED_FILES).where(UPLOADED_FILES.c.id == bindparam("b_
 _UPDATE_INCIDENCE = update(INCIDENCES).where(INCIDENCES.c.id_incidence == bindparam("b_id")).values(
     misc_json=bindparam("b_misc_json", type_=INCIDENCES.c.misc_json.type), updated_at=bindparam("b_now"),
     updated_by=bindparam("b_user"), sector=func.coalesce(bindparam("b_sector"), INCIDENCES.c.sector),
+    facility_name=bindparam("b_facility"),
+)
+_NOTE_WARNINGS = update(UPLOADED_FILES).where(UPLOADED_FILES.c.id == bindparam("b_id")).values(
+    warnings=bindparam("b_warnings", type_=UPLOADED_FILES.c.warnings.type),
 )
 
 
@@ -105,6 +109,28 @@ def finish_upload(db: Database, upload_id: int, *, status: str, now: dt.datetime
                      id_incidence=id_incidence, sector=sector, started=started)
 
 
+def note_warnings(db: Database, upload_id: int, warnings: list[dict]) -> None:
+    """Keep an upload's parse warnings on its record (the pages show them later)."""
+    with _database_errors("recording the upload's warnings"), db.transaction(write=True) as conn:
+        conn.execute(_NOTE_WARNINGS, {"b_id": upload_id, "b_warnings": warnings})
+
+
+def load_warnings(db: Database, upload_ids: list[int]) -> dict[int, list]:
+    """The recorded warnings of these uploads, by upload id (uploads without any left out)."""
+    if not upload_ids:
+        return {}
+    query = select(UPLOADED_FILES.c.id, UPLOADED_FILES.c.warnings).where(
+        UPLOADED_FILES.c.id.in_(upload_ids), UPLOADED_FILES.c.warnings.is_not(None))
+    with _database_errors("reading the upload's warnings"), db.transaction() as conn:
+        return {row.id: row.warnings for row in conn.execute(query)}
+
+
+def facility_of(misc_json: Mapping) -> str | None:
+    """The `incidences.facility_name` copy of the form's facility name."""
+    name = misc_json.get("facility_name")
+    return name[:FACILITY_LENGTH] if isinstance(name, str) and name else None
+
+
 def load_misc_json(db: Database, id_incidence: int) -> dict | None:
     """The incidence's stored `misc_json`, or None when it does not exist."""
     with _database_errors("reading the incidence"), db.transaction() as conn:
@@ -134,10 +160,11 @@ def _write(conn: Connection, exists: bool, id_incidence: int, misc_json: dict, s
     if not exists:
         # A concurrent insert of the same id fails here (IntegrityError) and is retried.
         conn.execute(_INSERT_INCIDENCE, {"id_incidence": id_incidence, "misc_json": misc_json, "sector": sector,
-                                         "created_at": now, "updated_at": now, "updated_by": user})
+                                         "created_at": now, "updated_at": now, "updated_by": user,
+                                         "facility_name": facility_of(misc_json)})
         return
     conn.execute(_UPDATE_INCIDENCE, {"b_id": id_incidence, "b_misc_json": misc_json, "b_now": now, "b_user": user,
-                                     "b_sector": sector or None})
+                                     "b_sector": sector or None, "b_facility": facility_of(misc_json)})
 
 
 def _with_insert_retry(action: str, attempt_once: Callable[[], object]):

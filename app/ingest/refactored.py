@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from app.ingest import intake, staging
+from app.ingest import field_warnings, intake, staging
 from app.ingest.context import IngestContext
 from app.ingest.errors import DatabaseUnavailable
+from app.ingest.field_warnings import FieldWarning
 from app.ingest.files import SavedFile
 from app.ingest.merge import MergePlan, plan_merge
 from app.ingest.outcome import (
@@ -88,7 +89,7 @@ class UploadDecision(StepResult):
     sector: str | None = None
     payload: dict | None = None
     plan: MergePlan | None = None
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[FieldWarning, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ def decide(data: bytes, limits: Limits, base_lookup: BaseLookup | None) -> Uploa
     if not conversion.success:
         return UploadDecision(False, conversion.failure)
     parsed = conversion.parsed
-    warnings = tuple(f"{w.field}: {w.message}" for w in parsed.warnings)
+    warnings = field_warnings.from_parse(parsed.warnings)
     payload = build_payload(parsed)
     identified = validate_id(parsed)
     if not identified.success:
@@ -202,7 +203,7 @@ def decide(data: bytes, limits: Limits, base_lookup: BaseLookup | None) -> Uploa
         base = base_lookup(identified.id_incidence)
     except DatabaseUnavailable as exc:
         return UploadDecision(False, Failure(DATABASE_ERROR, "database_unavailable", f"the incidence could not be read: {exc}"),
-                        id_incidence=identified.id_incidence, sector=payload["sector"], payload=payload)
+                        id_incidence=identified.id_incidence, sector=payload["sector"], payload=payload, warnings=warnings)
     plan = plan_merge(identified.id_incidence, base, payload)
     return UploadDecision(True, None, identified.id_incidence, payload["sector"], payload, plan, warnings)
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from app.ingest import intake, staging
+from app.ingest import field_warnings, intake, staging
 from app.ingest.context import IngestContext
 from app.ingest.errors import MalformedStaged, NotConfirmable, NothingConfirmed
 from app.ingest.outcome import FieldChange
-from app.ingest.persistence import apply_confirmed, load_misc_json
+from app.ingest.persistence import apply_confirmed, load_misc_json, load_warnings
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,11 @@ class ConfirmResult:
 def load_review(ctx: IngestContext, id_incidence: int, filename: str) -> staging.Review:
     """The staged upload compared with the incidence as stored now."""
     staged = staging.read_staged(ctx.files, id_incidence, filename)
-    return staging.review(staged, load_misc_json(ctx.db, id_incidence))
+    result = staging.review(staged, load_misc_json(ctx.db, id_incidence))
+    if isinstance(staged.upload_id, int):
+        recorded = load_warnings(ctx.db, [staged.upload_id]).get(staged.upload_id)
+        result = replace(result, warnings=field_warnings.from_record(recorded))
+    return result
 
 
 def confirm(ctx: IngestContext, id_incidence: int, filename: str, confirmed: Iterable[str], user: str) -> ConfirmResult:

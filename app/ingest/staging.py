@@ -57,6 +57,7 @@ class Review:
     staged: StagedUpload
     rows: tuple[ReviewRow, ...]
     stale: bool
+    warnings: tuple = ()  # the upload's parse warnings (`FieldWarning`s), from its record
 
     @property
     def confirmable_keys(self) -> tuple[str, ...]:

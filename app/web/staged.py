@@ -15,6 +15,7 @@ from app.ingest.errors import (
     StagedConflict,
     StagedNotFound,
 )
+from app.web.bodies import BadBody, json_object
 from app.web.respond import error_response, wants_json
 from app.web.users import current_user
 
@@ -55,24 +56,19 @@ def review_staged(id_incidence: int, filename: str):
             **_staged_json(review.staged), "stale": review.stale,
             "fields": [{"key": r.key, "old": r.old, "new": r.new, "changed": r.changed, "confirmable": r.confirmable}
                        for r in review.rows],
+            "warnings": [w.as_dict() for w in review.warnings],
         })
     return render_template("review_staged.html", review=review)
 
 
-class BadBody(ValueError):
-    """A request body of the wrong shape (answered 400; nothing is read from it)."""
-
-
 def _confirmed_keys() -> list[str]:
     if request.is_json:
-        body = request.get_json(silent=True)
-        if body is None and request.get_data():
-            raise BadBody("the request body is not valid JSON")
-        if not isinstance(body, dict):
-            raise BadBody('the JSON body must be an object like {"confirm": ["field_name", ...]}')
+        body = json_object('{"confirm": ["field_name", ...]}')
+        if body is None:
+            raise BadBody('the request body is empty; send an object like {"confirm": ["field_name", ...]}')
         keys = body.get("confirm", [])
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-            raise NotConfirmable("'confirm' must be a list of field names")
+            raise BadBody('"confirm" must be a list of field names, like {"confirm": ["facility_name"]}')
         return keys
     return request.form.getlist("confirm")
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from flask import Blueprint, flash, g, jsonify, make_response, redirect, render_template, request, url_for
 
 from app.compose import current_services
+from app.ingest import intake
 from app.ingest.errors import DatabaseUnavailable
 from app.ingest.models import utcnow
 from app.ingest.outcome import (
@@ -80,7 +81,8 @@ def outcome_body(outcome: Outcome) -> dict:
         "error_type": outcome.error_type,
         "error_code": outcome.error_code,
         "error_message": outcome.error_message,
-        "warnings": list(outcome.warnings),
+        "warnings": [str(w) for w in outcome.warnings],
+        "warning_details": [w.as_dict() for w in outcome.warnings],
         "upload_id": outcome.upload_id,
         "sector_change": sector_change(outcome),
     }
@@ -98,6 +100,9 @@ def respond(outcome: Outcome, endpoint: str):
     elif outcome.success:
         if outcome.route == DIRECT:
             flash(f"Upload saved to incidence {outcome.id_incidence} ({len(outcome.changes)} field(s) changed).", "success")
+            if outcome.warnings:
+                flash(f"{len(outcome.warnings)} value(s) in this upload could not be taken as typed; "
+                      "they are listed below.", "warning")
             switched = sector_change(outcome)
             if switched:
                 flash(f"This upload changed the incidence's sector from {switched['from']} to {switched['to']}. "
@@ -105,6 +110,9 @@ def respond(outcome: Outcome, endpoint: str):
             response = redirect(url_for("incidences.incidence_update", id_incidence=outcome.id_incidence), 303)
         else:
             flash(f"Upload staged for review as {outcome.staged_filename}.", "success")
+            if outcome.warnings:
+                flash(f"{len(outcome.warnings)} value(s) in this upload could not be taken as typed; "
+                      "they are listed below.", "warning")
             response = redirect(url_for("staged.review_staged", id_incidence=outcome.id_incidence,
                                         filename=outcome.staged_filename), 303)
     else:
@@ -153,6 +161,7 @@ def handle_upload(endpoint: UploadEndpoint):
         log.exception("unexpected error in the %s path", path)
         outcome = Outcome.failed(path, route, Failure(PROCESSING_ERROR, "internal_error",
                                                       "the upload could not be processed because of an internal error; it was kept and staff were notified"))
+    intake.keep_warnings(services.ingest, outcome.upload_id, outcome.warnings)  # either path's, for the pages
     seconds = time.perf_counter() - started
     services.metrics.observe_upload(outcome, seconds)
     if endpoint.path is None:

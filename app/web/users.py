@@ -14,6 +14,7 @@ from flask import request, session
 from app.compose import current_services
 
 _USER = re.compile(r"[\w.@+-]{1,255}")
+ANON_PREFIX = "anon-"
 
 
 def current_user() -> str:
@@ -25,5 +26,14 @@ def current_user() -> str:
             return header
     anon = session.get("anon_id")
     if not anon:
-        anon = session["anon_id"] = f"anon-{secrets.token_hex(8)}"
+        anon = session["anon_id"] = f"{ANON_PREFIX}{secrets.token_hex(8)}"
     return anon
+
+
+def user_label(user: str | None) -> str:
+    """A short label for pages: `anonymous (3f9c2a)` for an anonymous id, else the name."""
+    if not user:
+        return "unknown"
+    if user.startswith(ANON_PREFIX):
+        return f"anonymous ({user[len(ANON_PREFIX):][:6]})"
+    return user

@@ -35,6 +35,12 @@ class ParseWarning:
     tab: str
     field: str
     message: str
+    # What a reviewer is shown: the kind (`label`, `cast`, `cut`), the cell, what it held,
+    # and the field's type (for `cast`).
+    kind: str = ""
+    cell: str | None = None
+    typed: object = None
+    value_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,13 +110,16 @@ def _read_form(reader: WorkbookReader, tab: str, schema: FormSchema) -> tuple[di
         (label_row, label_col), (value_row, value_col) = positions[spec.name]
         label = normalize_cell(grid[label_row - 1][label_col - 1])
         if label != spec.label and not (isinstance(label, str) and clean_text(label) == clean_text(spec.label)):
-            warnings.append(ParseWarning(tab, spec.name, f"label cell {spec.label_cell} reads {label!r}, expected {spec.label!r}"))
+            warnings.append(ParseWarning(tab, spec.name, f"label cell {spec.label_cell} reads {label!r}, expected {spec.label!r}",
+                                         "label", spec.label_cell, label))
         raw[spec.name] = cell = normalize_cell(grid[value_row - 1][value_col - 1])
         value, failure = coerce(cell, spec.value_type)
         if failure:
-            warnings.append(ParseWarning(tab, spec.name, f"{spec.value_cell}: {failure}; stored as empty"))
+            warnings.append(ParseWarning(tab, spec.name, f"{spec.value_cell}: {failure}; stored as empty",
+                                         "cast", spec.value_cell, cell, spec.value_type))
         if isinstance(value, str) and len(value) > MAX_TEXT_LENGTH:
-            warnings.append(ParseWarning(tab, spec.name, f"text longer than {MAX_TEXT_LENGTH} characters was cut"))
+            warnings.append(ParseWarning(tab, spec.name, f"text longer than {MAX_TEXT_LENGTH} characters was cut",
+                                         "cut", spec.value_cell, len(value)))
             value = value[:MAX_TEXT_LENGTH]
         contents[spec.name] = value
     return contents, raw, warnings

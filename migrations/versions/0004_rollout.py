@@ -2,7 +2,7 @@
 an index on uploaded_files (route, created_at) for the controller's window queries.
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0006
 Create Date: 2026-12-03
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0003"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

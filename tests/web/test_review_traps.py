@@ -103,7 +103,8 @@ def test_confirming_the_sector_switch_changes_column_and_field(client, db):
 
 @pytest.mark.parametrize("raw, status", [
     (b'"x"', 400), (b"123", 400), (b"[]", 400), (b"null", 400), (b"[1, {\"a\": [2]}]", 400), (b"{not json", 400),
-    (b'{"confirm": [{"a": 1}]}', 422), (b'{"confirm": {"facility_name": true}}', 422), (b"{}", 422),
+    # a "confirm" that is not a list of names is a wrong shape too (400); an empty one is nothing ticked (422)
+    (b'{"confirm": [{"a": 1}]}', 400), (b'{"confirm": {"facility_name": true}}', 400), (b"{}", 422),
 ])
 def test_a_json_body_of_the_wrong_shape_is_refused_and_consumes_nothing(client, db, portal, raw, status):
     name = _stage(client, "refactored", generate_workbook("energy_v01_00", seed=18, id_incidence=6006))

@@ -15,6 +15,7 @@ from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from app.compose import current_services
+from app.web.bodies import BadBody, json_object
 from app.web.admin.auth import api_error as _error
 from app.web.admin.auth import require_token as _require_token
 from flags import FlagError, FlagService, InvalidValue, StoreUnavailable, UnknownFlag
@@ -33,12 +34,10 @@ def flag_service() -> FlagService:
 
 
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if data is None and not request.data:
-        return {}
-    if not isinstance(data, dict):
-        raise InvalidValue(request.data[:100], "the request body must be a JSON object")
-    return data
+    try:
+        return json_object('{"reason": "..."}') or {}
+    except BadBody as exc:
+        raise InvalidValue(request.data[:100], str(exc)) from None
 
 
 def _reason(data: dict[str, Any]) -> str | None:
