@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import time
+import zipfile
 
 import pytest
 
@@ -11,6 +13,7 @@ from app.workbook.errors import CorruptWorkbook, NotAWorkbook, UnsafeWorkbook
 from app.workbook.generator import generate_workbook
 from app.workbook.inspection import Limits, inspect_workbook
 from app.workbook.parse import parse_workbook
+from app.workbook.lean import LeanReader
 from app.workbook.readers import CalamineReader, OpenpyxlReader
 
 CASES = [
@@ -117,11 +120,48 @@ def test_openpyxl_parses_xml_through_defusedxml_even_without_the_guard():
         parse_workbook(OpenpyxlReader(hostile.entity_bomb()))
 
 
-@pytest.mark.parametrize("reader", [OpenpyxlReader, CalamineReader], ids=["openpyxl", "calamine"])
-def test_a_lying_bomb_in_a_part_the_guard_does_not_inflate_is_stopped_by_the_readers(reader):
+def test_a_lying_bomb_in_the_styles_is_refused_by_the_guard():
     data = hostile.lying_zip_bomb("xl/styles.xml")
-    inspect_workbook(data, Limits(), sheets=("Feedback Form", "_json_schema", "_json_metadata"))  # declared sizes look fine
+    started = time.perf_counter()
+    with pytest.raises(UnsafeWorkbook) as err:
+        inspect_workbook(data, Limits(), sheets=("Feedback Form", "_json_schema", "_json_metadata"))
+    assert err.value.code == "zip_bomb"
+    assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize("reader", [OpenpyxlReader, LeanReader], ids=["openpyxl", "lean"])
+def test_a_lying_bomb_is_stopped_by_the_readers_even_without_the_guard(reader):
+    data = hostile.lying_zip_bomb("xl/styles.xml")
     started = time.perf_counter()
     with pytest.raises((UnsafeWorkbook, CorruptWorkbook)):
         parse_workbook(reader(data))
-    assert time.perf_counter() - started < 2.0  # the zip libraries stop at the declared size
+    assert time.perf_counter() - started < 2.0  # the readers stop at the declared size
+
+
+def test_too_many_shared_strings_or_styles_are_refused_before_a_reader_loads_them():
+    from app.forms import get_schema
+    from app.workbook.rawbook import form_workbook
+
+    data = form_workbook(get_schema("energy_v01_00"), {"id_incidence": 7})
+    with pytest.raises(UnsafeWorkbook) as err:
+        inspect_workbook(data, Limits(max_shared_strings=3), sheets=("Feedback Form",))
+    assert "sharedStrings" in err.value.message
+    with pytest.raises(UnsafeWorkbook) as err:
+        inspect_workbook(data, Limits(max_styles=1))
+    assert "styles" in err.value.message
+    with pytest.raises(UnsafeWorkbook):
+        parse_workbook(LeanReader(data, max_shared_strings=3))
+
+
+def test_the_lean_reader_refuses_a_dtd_anywhere_in_the_prolog():
+    """The guard looks at a part's first 2 KB; the reader's expat check covers the whole prolog."""
+    from app.workbook.rawbook import Cell, write_workbook
+
+    data = write_workbook({"S": {(1, 1): Cell("shared", "x")}})
+    sheet = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")
+    padded = sheet.replace(b"?>\n", b"?>\n" + b"<!-- " + b"x" * 4000 + b' -->\n<!DOCTYPE worksheet [<!ENTITY a "b">]>', 1)
+    crafted = hostile._replace_part(data, "xl/worksheets/sheet1.xml", padded)
+    inspect_workbook(crafted, Limits(), sheets=("S",))  # past the guard's look
+    with pytest.raises(UnsafeWorkbook) as err:
+        LeanReader(crafted).cell("S", 1, 1)
+    assert err.value.code == "xml_entities"
