@@ -54,15 +54,26 @@ COARSE_MISSING_ID = Failure(
 
 
 def _encode(value: object) -> object:
+    # Time and duration cells only reach the raw cell values (a date field drops them).
     if isinstance(value, dt.datetime):
         return {"__type__": "datetime.datetime", "value": value.isoformat()}
+    if isinstance(value, dt.time):
+        return {"__type__": "datetime.time", "value": value.isoformat()}
+    if isinstance(value, dt.timedelta):
+        return {"__type__": "datetime.timedelta", "value": value.total_seconds()}
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+_DECODERS = {
+    "datetime.datetime": dt.datetime.fromisoformat,
+    "datetime.time": dt.time.fromisoformat,
+    "datetime.timedelta": lambda seconds: dt.timedelta(seconds=seconds),
+}
+
+
 def _decode(obj: dict) -> object:
-    if obj.get("__type__") == "datetime.datetime":
-        return dt.datetime.fromisoformat(obj["value"])
-    return obj
+    decoder = _DECODERS.get(obj.get("__type__"))
+    return decoder(obj["value"]) if decoder else obj
 
 
 def convert_excel_to_json(data: bytes, json_path: Path, limits) -> Path:
