@@ -88,7 +88,7 @@ def parse_datetime_text(text: str) -> dt.datetime:
     try:
         first = dateutil_parser.parse(text, default=_DEFAULTS[0], tzinfos=_zone)
         second = dateutil_parser.parse(text, default=_DEFAULTS[1], tzinfos=_zone)
-    except (ValueError, OverflowError) as exc:
+    except (ValueError, OverflowError, TypeError) as exc:
         raise CastFailed(f"not a date and time: {text!r}") from exc
     if first != second:
         raise CastFailed(f"not a complete date (year, month and day): {text!r}")

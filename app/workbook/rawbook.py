@@ -128,8 +128,10 @@ _STYLES = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
            '</styleSheet>')
 
 
-def write_workbook(sheets: dict[str, dict[tuple[int, int], Cell]], hidden: tuple[str, ...] = ()) -> bytes:
-    """An .xlsx holding `sheets` (name -> (row, column) -> cell), in the order given."""
+def write_workbook(sheets: dict[str, dict[tuple[int, int], Cell]], hidden: tuple[str, ...] = (),
+                   date1904: bool = False) -> bytes:
+    """An .xlsx holding `sheets` (name -> (row, column) -> cell), in the order given; dates
+    counted from 1904 when `date1904` (old Mac workbooks)."""
     strings = _Strings()
     sheet_xml = [_sheet_xml(cells, strings) for cells in sheets.values()]
     names = list(sheets)
@@ -138,8 +140,9 @@ def write_workbook(sheets: dict[str, dict[tuple[int, int], Cell]], hidden: tuple
     states = {name: ' state="veryHidden"' if name in hidden else "" for name in names}
     sheet_entries = "".join(f'<sheet name={quoteattr(name)} sheetId="{n}"{states[name]} r:id="rId{n}"/>'
                             for n, name in enumerate(names, start=1))
+    epoch = ' date1904="1"' if date1904 else ""
     workbook = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook {ns} xmlns:r="{rel_ns}">'
-                f'<workbookPr/><bookViews><workbookView activeTab="0"/></bookViews><sheets>{sheet_entries}</sheets></workbook>')
+                f'<workbookPr{epoch}/><bookViews><workbookView activeTab="0"/></bookViews><sheets>{sheet_entries}</sheets></workbook>')
     rels = "".join(f'<Relationship Id="rId{n}" Type="{rel_ns}/worksheet" Target="worksheets/sheet{n}.xml"/>'
                    for n in range(1, len(names) + 1))
     rels += (f'<Relationship Id="rId{len(names) + 1}" Type="{rel_ns}/styles" Target="styles.xml"/>'
