@@ -175,3 +175,22 @@ def test_an_unexplained_cell_difference_is_reported():
     c = original.evaluate(Limits(), Upload(_workbook(DATE, shared("06/25/2024")), "f.xlsx", "u"), DIRECT, lambda _id: None)
     d = refactored.evaluate(Limits(), Upload(_workbook(DATE, shared("06/25/2024")), "f.xlsx", "u"), DIRECT, lambda _id: None)
     assert explained_payload_keys(c, replace(d, payload={**d.payload, DATE: None})) is None
+
+
+def test_nan_is_what_the_legacy_writes_and_the_refactored_path_stores_null(portal, database_url):
+    """The legacy's NaN is not JSON: SQLite keeps the text, PostgreSQL's JSONB refuses it and the
+    original upload fails as a database error; the refactored path stores null with a warning."""
+    from sqlalchemy import select
+
+    from app.ingest.models import Incidence
+
+    data = _workbook(NUMBER, shared("nan"))
+    a = original.process(portal.ingest, Upload(data, "nan.xlsx", "rules-user"), DIRECT)
+    if database_url.startswith("sqlite"):
+        assert a.success and math.isnan(a.payload[NUMBER])
+    else:
+        assert (a.success, a.error_type) == (False, "database_error")
+    b = refactored.process(portal.ingest, Upload(data, "nan.xlsx", "rules-user"), DIRECT)
+    assert b.success and b.payload[NUMBER] is None and any(w.startswith(f"{NUMBER}:") for w in b.warnings)
+    with portal.db.session() as session:
+        assert session.execute(select(Incidence).where(Incidence.id_incidence == ID)).scalar_one().misc_json[NUMBER] is None
