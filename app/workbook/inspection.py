@@ -25,7 +25,6 @@ checks just those (calamine reads only the sheets asked for), which is cheaper.
 
 from __future__ import annotations
 
-import html
 import io
 import re
 import struct
@@ -34,6 +33,7 @@ import zlib
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from app.workbook import safexml
 from app.workbook.errors import CorruptWorkbook, NotAWorkbook, UnsafeWorkbook
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -46,9 +46,6 @@ _ROW_REF = re.compile(rb'<row r="(\d{1,8})"')
 # Only cells past column Z are matched: the widest column is what matters, and a form's
 # cells are almost all in A..Z (matching every cell cost as much as the rest of the scan).
 _WIDE_CELL_COLUMN = re.compile(rb'<c r="([A-Z]{2,3})\d')
-_SHEET = re.compile(rb'<sheet\b[^>]*?\bname="([^"]*)"[^>]*?\br:id="([^"]*)"')
-_RELATIONSHIP = re.compile(rb'<Relationship\b[^>]*?\bId="([^"]*)"[^>]*?\bTarget="([^"]*)"')
-_RELATIONSHIP_REVERSED = re.compile(rb'<Relationship\b[^>]*?\bTarget="([^"]*)"[^>]*?\bId="([^"]*)"')
 # The parts calamine opens besides the sheets it is asked for.
 _READER_PARTS = frozenset(
     {"[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/sharedStrings.xml", "xl/styles.xml"}
@@ -284,23 +281,23 @@ def inspect_workbook(data: bytes, limits: Limits, sheets: tuple[str, ...] | None
 
     budget = limits.max_decompressed_bytes
     by_name = {info.filename: info for info in infos}
+    # Map the sheet names to their parts through workbook.xml and its relationships, as the
+    # readers do (a sheet need not live under xl/worksheets/).
+    workbook = _scan_part(data, by_name["xl/workbook.xml"], by_name["xl/workbook.xml"].file_size, False, keep=True)
+    budget -= workbook.size
+    rels_info = by_name.get("xl/_rels/workbook.xml.rels")
+    if rels_info is None and sheets is not None:
+        raise CorruptWorkbook("the workbook has no xl/_rels/workbook.xml.rels part")
+    rels = _scan_part(data, rels_info, rels_info.file_size, False, keep=True) if rels_info is not None else None
+    budget -= rels.size if rels is not None else 0
+    wanted_sheets = _sheet_parts(bytes(workbook.content), bytes(rels.content) if rels is not None else None, sheets) & names
     if sheets is None:
-        wanted_sheets = {n for n in names if n.startswith("xl/worksheets/") and n.endswith(".xml")}
-    else:
-        # Map the sheet names to their parts through workbook.xml and its relationships.
-        workbook = _scan_part(data, by_name["xl/workbook.xml"], by_name["xl/workbook.xml"].file_size, False, keep=True)
-        budget -= workbook.size
-        rels_info = by_name.get("xl/_rels/workbook.xml.rels")
-        if rels_info is None:
-            raise CorruptWorkbook("the workbook has no xl/_rels/workbook.xml.rels part")
-        rels = _scan_part(data, rels_info, rels_info.file_size, False, keep=True)
-        budget -= rels.size
-        wanted_sheets = _sheet_parts(bytes(workbook.content), bytes(rels.content), sheets) & names
+        wanted_sheets |= {n for n in names if n.startswith("xl/worksheets/") and n.endswith(".xml")}
 
     cells = 0
     for info in infos:
         name = info.filename
-        if not name.endswith(_XML_SUFFIXES) or (sheets is not None and name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels")):
+        if not name.endswith(_XML_SUFFIXES) or name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
             continue
         is_sheet = name in wanted_sheets
         if sheets is not None and not is_sheet and name not in _READER_PARTS:
@@ -332,14 +329,10 @@ def inspect_workbook(data: bytes, limits: Limits, sheets: tuple[str, ...] | None
             )
 
 
-def _sheet_parts(workbook_xml: bytes, rels_xml: bytes, sheets) -> set[str]:
-    """The zip part names of the named sheets."""
-    targets = {rid: target for rid, target in _RELATIONSHIP.findall(rels_xml)}
-    targets.update({rid: target for target, rid in _RELATIONSHIP_REVERSED.findall(rels_xml)})
-    wanted = set(sheets)
-    parts = set()
-    for raw_name, rid in _SHEET.findall(workbook_xml):
-        if html.unescape(raw_name.decode("utf-8", "replace")) in wanted and rid in targets:
-            target = html.unescape(targets[rid].decode("utf-8", "replace"))
-            parts.add(target.lstrip("/") if target.startswith("/") else "xl/" + target)
-    return parts
+def _sheet_parts(workbook_xml: bytes, rels_xml: bytes | None, sheets) -> set[str]:
+    """The zip part names of the named sheets (all of them for `sheets=None`), mapped as the
+    lean reader maps them (`safexml.sheet_parts`), so the guard checks what a reader opens."""
+    workbook = safexml.parse(safexml.WORKBOOK_PART, workbook_xml)
+    rels = safexml.parse(safexml.WORKBOOK_RELS_PART, rels_xml) if rels_xml is not None else None
+    parts = safexml.sheet_parts(workbook, rels)
+    return {part for name, part in parts.items() if part and (sheets is None or name in sheets)}

@@ -5,11 +5,8 @@ It gives exactly the values openpyxl's full load (`data_only=True`) gives, an em
 tell apart. It reads only the parts it needs (workbook, its relationships, the styles'
 number formats, the shared strings, the sheets asked for), each once.
 
-XML safety, defusedxml's rules at C speed: each part's prolog goes through expat with
-defusedxml's handlers, so a DTD, an entity declaration or an external reference stops it
-(defusedxml's own exceptions, reported as unsafe); a DTD can stand nowhere but in the
-prolog (expat refuses one after the root element starts), so the body is then parsed by
-the standard library's C ElementTree parser, which sees only the five predefined entities.
+XML safety, defusedxml's rules at C speed (`safexml`): each part's prolog goes through
+expat with defusedxml's handlers, then the body through the C ElementTree parser.
 The upload guard has already bounded every part the reader opens
 (`inspection.inspect_workbook`): real sizes, cells, sheet area, the number of shared
 strings and styles; the reader checks both counts again and never inflates a part past
@@ -27,86 +24,27 @@ openpyxl's rules it follows (`openpyxl/worksheet/_reader.py`, `parse_cell`):
 
 from __future__ import annotations
 
-import posixpath
 import re
 import zlib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
-from xml.parsers import expat
 
-from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
-
+from app.workbook import safexml
 from app.workbook.errors import CorruptWorkbook, UnsafeWorkbook
 from app.workbook.inspection import Entry, raw_stream, read_directory
+from app.workbook.safexml import MAIN, REL
 
-MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _C, _V, _ROW, _IS, _T, _R, _SI = (MAIN + n for n in ("c", "v", "row", "is", "t", "r", "si"))
-_SHEET_DATA, _SHEETS, _SHEET, _WORKBOOK_PR = (MAIN + n for n in ("sheetData", "sheets", "sheet", "workbookPr"))
+_SHEET_DATA, _WORKBOOK_PR = MAIN + "sheetData", MAIN + "workbookPr"
 _NUM_FMTS, _NUM_FMT, _CELL_XFS = MAIN + "numFmts", MAIN + "numFmt", MAIN + "cellXfs"
-_RELATIONSHIP = _PKG_REL + "Relationship"
-_REL_ID = "{" + _REL + "}id"
-_SHARED_STRINGS_TYPE = _REL + "/sharedStrings"
-_STYLES_TYPE = _REL + "/styles"
+_SHARED_STRINGS_TYPE = REL + "/sharedStrings"
+_STYLES_TYPE = REL + "/styles"
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # A styled cell holding nothing, as Excel writes most of a form's cells.
 _EMPTY_CELL = re.compile(rb'<c r="[A-Z]{1,3}[0-9]{1,7}" s="([0-9]{1,5})"/>')
 
 Row = tuple[object, ...]
-
-
-class _RootReached(Exception):
-    """The prolog is over: the root element starts."""
-
-
-def _forbid_dtd(name, sysid, pubid, has_internal_subset):
-    raise DTDForbidden(name, sysid, pubid)
-
-
-def _forbid_entity(name, is_parameter_entity, value, base, sysid, pubid, notation_name):
-    raise EntitiesForbidden(name, value, base, sysid, pubid, notation_name)
-
-
-def _forbid_unparsed_entity(name, base, sysid, pubid, notation_name):
-    raise EntitiesForbidden(name, None, base, sysid, pubid, notation_name)
-
-
-def _forbid_external(context, base, sysid, pubid):
-    raise ExternalReferenceForbidden(context, base, sysid, pubid)
-
-
-def _root_reached(name, attrs):
-    raise _RootReached
-
-
-def _check_prolog(part: str, content: bytes) -> None:
-    """Run the prolog through expat with defusedxml's handlers, up to the root element."""
-    parser = expat.ParserCreate()
-    parser.StartDoctypeDeclHandler = _forbid_dtd
-    parser.EntityDeclHandler = _forbid_entity
-    parser.UnparsedEntityDeclHandler = _forbid_unparsed_entity
-    parser.ExternalEntityRefHandler = _forbid_external
-    parser.StartElementHandler = _root_reached
-    try:
-        parser.Parse(content, True)
-    except _RootReached:
-        return
-    except DefusedXmlException:
-        raise UnsafeWorkbook(f"part {part} declares XML entities, which workbooks never do; the workbook was not read",
-                             code="xml_entities") from None
-    except expat.ExpatError as exc:
-        raise CorruptWorkbook(f"part {part} is not well-formed XML ({exc})") from None
-    raise CorruptWorkbook(f"part {part} holds no XML element")
-
-
-def _xml(part: str, content: bytes) -> ET.Element:
-    """The part's element tree, after the prolog check."""
-    _check_prolog(part, content)
-    try:
-        return ET.fromstring(content)
-    except ET.ParseError as exc:
-        raise CorruptWorkbook(f"part {part} is not well-formed XML ({exc})") from None
+_xml = safexml.parse
 
 
 def _coordinate(ref: str) -> tuple[int, int]:
@@ -272,22 +210,15 @@ class LeanReader:
         return content
 
     def _workbook(self) -> tuple[list[tuple[str, str]], bool]:
-        root = _xml("xl/workbook.xml", self._part("xl/workbook.xml"))
-        sheets = [(sheet.get("name", ""), sheet.get(_REL_ID, "")) for sheet in root.iter(_SHEET)]
+        root = _xml(safexml.WORKBOOK_PART, self._part(safexml.WORKBOOK_PART))
         properties = root.find(_WORKBOOK_PR)
         date1904 = properties is not None and properties.get("date1904", "false").lower() in ("1", "true")
-        return sheets, date1904
+        return safexml.sheets(root), date1904
 
     def _relationships(self) -> tuple[dict[str, str], str | None, str | None]:
-        targets: dict[str, str] = {}
-        by_type: dict[str, str] = {}
-        name = "xl/_rels/workbook.xml.rels"
-        if name in self._entries:
-            for rel in _xml(name, self._part(name)).iter(_RELATIONSHIP):
-                target = rel.get("Target", "")
-                part = target.lstrip("/") if target.startswith("/") else posixpath.normpath("xl/" + target)
-                targets[rel.get("Id", "")] = part
-                by_type.setdefault(rel.get("Type", ""), part)
+        name = safexml.WORKBOOK_RELS_PART
+        rels = _xml(name, self._part(name)) if name in self._entries else None
+        targets, by_type = safexml.relationships(rels)
         return targets, by_type.get(_SHARED_STRINGS_TYPE), by_type.get(_STYLES_TYPE)
 
     def _shared_strings(self) -> list[str]:
@@ -344,9 +275,8 @@ class LeanReader:
         part = self._sheet_parts[sheet]
         if part is None or part not in self._entries:
             raise CorruptWorkbook(f"sheet {sheet!r} has no part in the workbook")
-        content = self._part(part)
-        _check_prolog(part, content)  # before anything is removed
-        content, empty_max_style = _without_empty_cells(content)
+        # The prolog is checked on what the XML parser gets: after the empty cells are removed.
+        content, empty_max_style = _without_empty_cells(self._part(part))
         try:
             found, max_style = _sheet_cells(_xml(part, content))
         except ValueError as exc:  # a style that is not a number
