@@ -162,7 +162,7 @@ def _sheet_cells(root: ET.Element) -> tuple[dict[tuple[int, int], tuple[str, int
 
 
 class LeanReader:
-    """Reads just the cells asked for, with openpyxl's values, through expat.
+    """Reads just the cells asked for, with openpyxl's values, from the sheet XML.
 
     `sheet_guard(name)` runs before a sheet not in `checked` is first read (the upload
     guard for that sheet), as for the calamine reader.
