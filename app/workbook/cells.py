@@ -143,9 +143,9 @@ def coerce(value: object, value_type: str) -> tuple[object, str | None]:
         return None, None
     if value_type == "str":
         return clean_text(value if isinstance(value, str) else str(value)), None
-    if isinstance(value, str) and not value.strip():
+    if value == "":
         return None, None
-    try:
+    try:  # white space alone fails, with a warning, as in the legacy
         return _CASTS[value_type](value), None
     except CastFailed as exc:
         return None, str(exc)
