@@ -56,7 +56,7 @@ class Benchmark:
 
 BENCHMARKS = (
     Benchmark("ingest", "loadtests.bench_ingest", "ingestion: floor vs original vs refactored (in-process)",
-              ("--rounds", "15"), ("--rounds", "3")),
+              ("--rounds", "15"), ("--rounds", "3", "--reader-rounds", "1")),
     Benchmark("http", "loadtests.bench_http", "HTTP A/B: original vs refactored through gunicorn",
               (), ("--blocks", "2", "--per-schema", "1")),
     Benchmark("routing", "loadtests.bench_routing", "routing overhead and metrics scrape",

@@ -1,13 +1,17 @@
 """Ingestion benchmark: the bare-parse floor, the original path and the refactored path,
-measured side by side in one run.
+measured side by side in one run; and the readers that could serve the refactored path.
 
     python -m loadtests.bench_ingest [--rounds 15] [--out results/bench_ingest.json]
 
 Per upload of each workbook in the corpus (the shared ARB samples when `../shared` is
 there, else generated workbooks for every schema):
 
-(a) floor: python-calamine reading just the cells the form needs (the `_json_schema` and
-    `_json_metadata` tables and the form's rows), no checks, no casting;
+(a) floor: the lean reader (`app.workbook.lean`, the refactored path's) reading just the
+    cells the form needs (the `_json_schema` and `_json_metadata` tables and the form's
+    rows), no checks, no casting. It has the fidelity the paths need (an empty cell apart
+    from an empty string, openpyxl's values), so the ratio is against a reader that could
+    do the job; python-calamine, faster but unable to tell the two cells apart, is
+    measured beside it as a reader candidate only;
 (b) original: `POST /upload_original` through the app: a WSGI call with a prepared
     environ, as a server makes it (not Flask's test client, whose own request building
     and cookie handling cost about as much as the floor), on real SQLite;
@@ -17,6 +21,11 @@ Rounds interleave the three, in a rotating order, over the same workbooks, so dr
 shared machine lands on all three alike. Throughput is uploads per second of one worker
 (1 / mean latency). Targets (issue 2): refactored >= 3x the original's throughput, and
 refactored latency within 5x the floor.
+
+Reader candidates (`--readers`, on by default): each reads the same cells of the same
+workbooks, interleaved the same way, and is probed for whether it tells an empty cell
+from an empty-string cell: python-calamine, openpyxl read-only, openpyxl full load, the
+lean reader.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 
 from app.compose import services_of
+from app.workbook.lean import LeanReader
 from loadtests.results import publish
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,8 +62,25 @@ def corpus() -> tuple[str, list[tuple[str, bytes]]]:
     return "generated workbooks", items
 
 
+FORM_SHEETS = ("_json_schema", "_json_metadata", "Feedback Form")
+
+
 def floor_read(data: bytes) -> int:
-    """Read just the needed cells with calamine; returns a count so nothing is optimised away."""
+    """Read just the needed cells with the lean reader; returns a count so nothing is optimised away."""
+    reader = LeanReader(data)
+    cells = 0
+    for name in FORM_SHEETS[:2]:
+        for row in reader.rows(name, 1, 3, normalized=False):
+            cells += len(row)
+    for n, row in enumerate(reader.rows("Feedback Form", 1, 4, normalized=False)):
+        cells += len(row)
+        if n >= 100:
+            break
+    return cells
+
+
+def calamine_read(data: bytes) -> int:
+    """The same cells with python-calamine (the refactored path's reader before issue 10)."""
     wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
     cells = 0
     for name in ("_json_schema", "_json_metadata"):
@@ -64,6 +91,73 @@ def floor_read(data: bytes) -> int:
         if n >= 100:
             break
     return cells
+
+
+def _openpyxl_read(data: bytes, read_only: bool) -> int:
+    import warnings
+
+    import openpyxl
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        wb = openpyxl.load_workbook(io.BytesIO(data), data_only=True, read_only=read_only)
+    cells = 0
+    for name in FORM_SHEETS[:2]:
+        for row in wb[name].iter_rows(max_col=3, values_only=True):
+            cells += len(row)
+    for row in wb["Feedback Form"].iter_rows(max_row=101, max_col=4, values_only=True):
+        cells += len(row)
+    return cells
+
+
+def _probe_cells(read_first_row) -> bool:
+    """Whether a reader tells an empty cell (A1) from a cell holding an empty string (B1)."""
+    from app.workbook.rawbook import Cell, write_workbook
+
+    data = write_workbook({"Probe": {(1, 1): Cell("styled_empty"), (1, 2): Cell("shared", ""), (1, 3): Cell("shared", "x")}})
+    empty, empty_string = read_first_row(data)[:2]
+    return empty is None and empty_string == ""
+
+
+def _first_row_calamine(data: bytes) -> tuple:
+    ws = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_name("Probe")
+    return tuple(next(iter(ws.iter_rows())))
+
+
+def _first_row_openpyxl(read_only: bool):
+    def read(data: bytes) -> tuple:
+        import openpyxl
+
+        wb = openpyxl.load_workbook(io.BytesIO(data), data_only=True, read_only=read_only)
+        return next(wb["Probe"].iter_rows(max_col=3, values_only=True))
+    return read
+
+
+# name -> (read the form's cells, read the probe's first row)
+READER_CANDIDATES = {
+    "python-calamine": (calamine_read, _first_row_calamine),
+    "openpyxl read-only": (lambda data: _openpyxl_read(data, True), _first_row_openpyxl(True)),
+    "openpyxl full load": (lambda data: _openpyxl_read(data, False), _first_row_openpyxl(False)),
+    "lean (sheet XML)": (floor_read, lambda data: next(LeanReader(data).rows("Probe", 1, 3, normalized=False))),
+}
+
+
+def measure_readers(items: list[tuple[str, bytes]], rounds: int) -> dict[str, Any]:
+    """Each reader candidate on the same workbooks, interleaved, and whether it has the fidelity."""
+    timings: dict[str, list[float]] = {name: [] for name in READER_CANDIDATES}
+    order = list(READER_CANDIDATES)
+    for _, data in items:
+        for read, _ in READER_CANDIDATES.values():
+            read(data)
+    for _ in range(rounds):
+        for _, data in items:
+            for name in order:
+                started = time.perf_counter()
+                READER_CANDIDATES[name][0](data)
+                timings[name].append(time.perf_counter() - started)
+        order = order[1:] + order[:1]
+    return {name: {**_summary(timings[name]), "tells_empty_from_empty_string": _probe_cells(probe)}
+            for name, (_, probe) in READER_CANDIDATES.items()}
 
 
 def wsgi_post(app, path: str, body: bytes, content_type: str) -> tuple[int, str]:
@@ -96,8 +190,9 @@ def _summary(seconds: list[float]) -> dict[str, float]:
             "throughput_per_s": 1 / mean}
 
 
-def run(rounds: int) -> dict[str, Any]:
-    """Measure the three variants over `rounds` interleaved rounds."""
+def run(rounds: int, reader_rounds: int = 0) -> dict[str, Any]:
+    """Measure the three variants over `rounds` interleaved rounds (and the reader
+    candidates over `reader_rounds`)."""
     from app import create_app
     from app.config import Settings
     from app.ingest.database import Database
@@ -150,6 +245,9 @@ def run(rounds: int) -> dict[str, Any]:
         "refactored_vs_floor_p50": results["refactored"]["p50_ms"] / results["floor"]["p50_ms"],
     }
     results["corpus"] = {"source": source, "workbooks": len(items), "rounds": rounds}
+    if reader_rounds:
+        results["readers"] = measure_readers(items, reader_rounds)
+        results["corpus"]["reader_rounds"] = reader_rounds
     return results
 
 
@@ -166,6 +264,12 @@ def render(results: dict[str, Any]) -> str:
               f"- refactored / original throughput: **{ratios['refactored_vs_original_throughput']:.1f}x** (target >= 3x)",
               f"- refactored / floor latency (mean): **{ratios['refactored_vs_floor_latency']:.1f}x** (target <= 5x); "
               f"at p50 {ratios['refactored_vs_floor_p50']:.1f}x"]
+    if "readers" in results:
+        lines += ["", f"Reader candidates, the same cells of the same workbooks x {results['corpus']['reader_rounds']} rounds:",
+                  "", "| reader | p50 ms | mean ms | tells an empty cell from an empty string |", "|---|---|---|---|"]
+        for name, r in results["readers"].items():
+            lines.append(f"| {name} | {r['p50_ms']:.2f} | {r['mean_ms']:.2f} | "
+                         f"{'yes' if r['tells_empty_from_empty_string'] else 'no'} |")
     return "\n".join(lines)
 
 
@@ -173,9 +277,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the benchmark, print and write the figures, and return them."""
     parser = argparse.ArgumentParser(prog="python -m loadtests.bench_ingest")
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--reader-rounds", type=int, default=3, help="rounds of the reader candidates (0: skip them)")
     parser.add_argument("--out", default=str(ROOT / "results" / "bench_ingest.json"))
     args = parser.parse_args([] if argv is None else argv)
-    results = run(args.rounds)
+    results = run(args.rounds, args.reader_rounds)
     publish(args.out, results, render(results))
     return results
 

@@ -9,9 +9,10 @@ from app.forms.schema import (
     FormSchema,
     UnknownSchema,
     all_schemas,
+    datetime_fields,
     field_labels,
     get_schema,
     resolve_schema_name,
 )
 
-__all__ = ["FieldSpec", "FormSchema", "UnknownSchema", "all_schemas", "field_labels", "get_schema", "resolve_schema_name"]
+__all__ = ["FieldSpec", "FormSchema", "UnknownSchema", "all_schemas", "datetime_fields", "field_labels", "get_schema", "resolve_schema_name"]

@@ -135,3 +135,9 @@ def field_labels() -> dict[str, str]:
         for spec in schema.fields:
             labels.setdefault(spec.name, " ".join(spec.label.split()))
     return labels
+
+
+def datetime_fields() -> frozenset[str]:
+    """The names of the fields that hold a date and time in any form."""
+    return frozenset(spec.name for schema in _registry().values() for spec in schema.fields
+                     if spec.value_type == "datetime")

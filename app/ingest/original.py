@@ -40,6 +40,7 @@ from app.ingest.outcome import (
 from app.ingest.payload import build_payload, check_id
 from app.ingest.persistence import DIRECT_UPLOAD_COMMENT, apply_merge, load_misc_json
 from app.workbook.errors import WorkbookError
+from app.workbook import legacy_cells
 from app.workbook.inspection import Limits, inspect_workbook
 from app.workbook.parse import ParsedWorkbook, parse_workbook
 from app.workbook.readers import OpenpyxlReader
@@ -53,21 +54,32 @@ COARSE_MISSING_ID = Failure(
 
 
 def _encode(value: object) -> object:
+    # Time and duration cells only reach the raw cell values (a date field drops them).
     if isinstance(value, dt.datetime):
         return {"__type__": "datetime.datetime", "value": value.isoformat()}
+    if isinstance(value, dt.time):
+        return {"__type__": "datetime.time", "value": value.isoformat()}
+    if isinstance(value, dt.timedelta):
+        return {"__type__": "datetime.timedelta", "value": value.total_seconds()}
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+_DECODERS = {
+    "datetime.datetime": dt.datetime.fromisoformat,
+    "datetime.time": dt.time.fromisoformat,
+    "datetime.timedelta": lambda seconds: dt.timedelta(seconds=seconds),
+}
+
+
 def _decode(obj: dict) -> object:
-    if obj.get("__type__") == "datetime.datetime":
-        return dt.datetime.fromisoformat(obj["value"])
-    return obj
+    decoder = _DECODERS.get(obj.get("__type__"))
+    return decoder(obj["value"]) if decoder else obj
 
 
 def convert_excel_to_json(data: bytes, json_path: Path, limits) -> Path:
     """Write the workbook's parse to `json_path` in the legacy `_metadata_/_data_` layout."""
     inspect_workbook(data, limits)
-    parsed = parse_workbook(OpenpyxlReader(data))
+    parsed = parse_workbook(OpenpyxlReader(data), legacy_cells.coerce)
     document = {
         "_metadata_": {"File created at": dt.datetime.now(dt.timezone.utc).isoformat(), "Serialized with": "original.convert_excel_to_json"},
         "_data_": {
@@ -84,7 +96,7 @@ def convert_excel_to_json(data: bytes, json_path: Path, limits) -> Path:
 def log_import_audit(data: bytes, source_name: str) -> tuple[FieldWarning, ...]:
     """The legacy import-audit log: parse the workbook again and log what each cell held;
     its warnings are also shown to the user (the portal's pages are the same on both paths)."""
-    parsed = parse_workbook(OpenpyxlReader(data))
+    parsed = parse_workbook(OpenpyxlReader(data), legacy_cells.coerce)
     for tab, fields in parsed.tab_contents.items():
         audit_log.info("import audit %s: tab %r schema %s, %d fields", source_name, tab, parsed.schemas[tab], len(fields))
     for warning in parsed.warnings:

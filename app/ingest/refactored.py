@@ -3,8 +3,9 @@
     save_upload -> convert_upload -> validate_id -> decide (plan against a base state)
                 -> persist_direct (merge into `incidences`) or persist_staged (staged file)
 
-The workbook is parsed once, in memory, by the fast reader, after the guard has checked
-it. Errors are precise (see `outcome`). Deciding never writes, so `evaluate` can run the
+The workbook is parsed once, in memory, by the lean reader (`app.workbook.lean`: just the
+cells the form needs, openpyxl's values, an empty cell apart from an empty string), after
+the guard has checked it. Errors are precise (see `outcome`). Deciding never writes, so `evaluate` can run the
 whole path against any base state without side effects (the shadow runner uses it).
 """
 
@@ -36,7 +37,7 @@ from app.ingest.persistence import DIRECT_UPLOAD_COMMENT, apply_merge, load_misc
 from app.workbook.errors import WorkbookError
 from app.workbook.inspection import Limits, inspect_workbook
 from app.workbook.parse import METADATA_SHEET, SCHEMA_SHEET, ParsedWorkbook, parse_workbook
-from app.workbook.readers import CalamineReader
+from app.workbook.lean import LeanReader
 
 USUAL_SHEETS = ("Feedback Form", SCHEMA_SHEET, METADATA_SHEET)
 
@@ -170,7 +171,8 @@ def convert_upload(data: bytes, limits: Limits) -> ConversionResult:
         # Check just the parts the fast reader opens; a tab outside the usual three is
         # checked when the parser first asks for it.
         inspect_workbook(data, limits, sheets=USUAL_SHEETS)
-        reader = CalamineReader(data, lambda sheet: inspect_workbook(data, limits, sheets=(sheet,)), USUAL_SHEETS)
+        reader = LeanReader(data, lambda sheet: inspect_workbook(data, limits, sheets=(sheet,)), USUAL_SHEETS,
+                            max_shared_strings=limits.max_shared_strings, max_styles=limits.max_styles)
         return ConversionResult(True, parsed=parse_workbook(reader))
     except WorkbookError as exc:
         return ConversionResult(False, Failure(CONVERSION_FAILED, exc.code, exc.message))

@@ -7,9 +7,9 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register every blueprint and error handler, and what the templates share."""
-    from app.forms import field_labels
+    from app.forms import datetime_fields, field_labels
     from app.ingest.field_warnings import describe
-    from app.web import admin, errors, health, incidences, metrics, recent_uploads, staged, timefmt, uploads
+    from app.web import admin, display, errors, health, incidences, metrics, recent_uploads, staged, timefmt, uploads
     from app.web.users import user_label
 
     for blueprint in (uploads.blueprint(), staged.bp, incidences.bp, recent_uploads.bp, health.bp, metrics.bp,
@@ -21,3 +21,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["describe_warning"] = describe
     # Pages show each field's question from the forms next to its name.
     app.jinja_env.globals["field_labels"] = field_labels()
+    # Stored date fields as staff read them: California local time with the zone named.
+    dates = datetime_fields()
+    app.jinja_env.filters["field_value"] = lambda value, key: display.field_value(value, key, dates)

@@ -25,7 +25,6 @@ checks just those (calamine reads only the sheets asked for), which is cheaper.
 
 from __future__ import annotations
 
-import html
 import io
 import re
 import struct
@@ -34,6 +33,7 @@ import zlib
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from app.workbook import safexml
 from app.workbook.errors import CorruptWorkbook, NotAWorkbook, UnsafeWorkbook
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -46,13 +46,18 @@ _ROW_REF = re.compile(rb'<row r="(\d{1,8})"')
 # Only cells past column Z are matched: the widest column is what matters, and a form's
 # cells are almost all in A..Z (matching every cell cost as much as the rest of the scan).
 _WIDE_CELL_COLUMN = re.compile(rb'<c r="([A-Z]{2,3})\d')
-_SHEET = re.compile(rb'<sheet\b[^>]*?\bname="([^"]*)"[^>]*?\br:id="([^"]*)"')
-_RELATIONSHIP = re.compile(rb'<Relationship\b[^>]*?\bId="([^"]*)"[^>]*?\bTarget="([^"]*)"')
-_RELATIONSHIP_REVERSED = re.compile(rb'<Relationship\b[^>]*?\bTarget="([^"]*)"[^>]*?\bId="([^"]*)"')
 # The parts calamine opens besides the sheets it is asked for.
 _READER_PARTS = frozenset(
     {"[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/sharedStrings.xml", "xl/styles.xml"}
 )
+
+
+# Parts a reader loads whole, inflated here in full and their entries counted against a limit
+# (`Limits` field): the shared strings and the cell styles.
+_BOUNDED_PARTS = {
+    "xl/sharedStrings.xml": ((b"<si>", b"<si "), "max_shared_strings"),
+    "xl/styles.xml": ((b"<xf>", b"<xf "), "max_styles"),
+}
 
 
 class Entry(NamedTuple):
@@ -64,6 +69,7 @@ class Entry(NamedTuple):
     compress_size: int
     file_size: int
     header_offset: int
+    crc: int = 0
 
 
 _END_RECORD = struct.Struct("<4s4H2LH")
@@ -90,7 +96,7 @@ def read_directory(data: bytes) -> list[Entry]:
         flags, method, name_len, extra_len, comment_len = fields[3], fields[4], fields[10], fields[11], fields[12]
         raw_name = data[position + _CENTRAL_HEADER.size : position + _CENTRAL_HEADER.size + name_len]
         name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
-        entries.append(Entry(name, method, flags, fields[8], fields[9], fields[16]))
+        entries.append(Entry(name, method, flags, fields[8], fields[9], fields[16], fields[7]))
         position += _CENTRAL_HEADER.size + name_len + extra_len + comment_len
     return entries
 
@@ -100,7 +106,8 @@ def _read_directory_zip64(data: bytes) -> list[Entry]:
         infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
         raise CorruptWorkbook("the workbook is damaged or truncated (its zip directory cannot be read)") from None
-    return [Entry(i.filename, i.compress_type, i.flag_bits, i.compress_size, i.file_size, i.header_offset) for i in infos]
+    return [Entry(i.filename, i.compress_type, i.flag_bits, i.compress_size, i.file_size, i.header_offset, i.CRC)
+            for i in infos]
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,10 @@ class Limits:
     max_entries: int = 5_000
     # rows x columns of a sheet's used range (a dense reader allocates all of it)
     max_sheet_area: int = 2_000_000
+    # Shared strings and cell styles a reader loads whole (a form has a few hundred of each;
+    # Excel itself allows 64,000 cell styles).
+    max_shared_strings: int = 250_000
+    max_styles: int = 64_000
     # Parts below this size compress poorly anyway; the ratio check starts above it.
     ratio_floor_bytes: int = 1024 * 1024
 
@@ -130,7 +141,7 @@ def _not_a_workbook(data: bytes) -> NotAWorkbook:
     return NotAWorkbook("the file is not an Excel workbook (.xlsx)")
 
 
-def _raw_stream(data: bytes, info: Entry) -> bytes:
+def raw_stream(data: bytes, info: Entry) -> bytes:
     """The compressed bytes of one entry, located through its local header."""
     start = info.header_offset
     header = data[start : start + _LOCAL_HEADER.size]
@@ -150,10 +161,12 @@ def _raw_stream(data: bytes, info: Entry) -> bytes:
 class _PartScan:
     """Decompress one part with a hard cap, checking for a DTD and counting cells."""
 
-    def __init__(self, info: Entry, cap: int, count_cells: bool, keep: bool = False) -> None:
+    def __init__(self, info: Entry, cap: int, count_cells: bool, keep: bool = False, tags: tuple[bytes, ...] = ()) -> None:
         self.info = info
         self.cap = cap
         self.count_cells = count_cells
+        self.tags = tags
+        self.tagged = 0
         self.size = 0
         self.cells = 0
         self.max_row = 0
@@ -181,6 +194,10 @@ class _PartScan:
                 )
         if self.content is not None:
             self.content += chunk
+        if self.tags:
+            window = self._tail + chunk
+            self.tagged += sum(window.count(tag) for tag in self.tags)
+            self._tail = chunk[-8:]
         if self.count_cells:
             # The window repeats the previous chunk's end so nothing split across two
             # chunks is missed (a cell counted twice only makes the check stricter).
@@ -206,9 +223,9 @@ def _column_number(letters: bytes) -> int:
 
 
 def _scan_part(data: bytes, info: Entry, cap: int, count_cells: bool, prefix_only: bool = False,
-               keep: bool = False) -> _PartScan:
-    scan = _PartScan(info, cap, count_cells, keep)
-    raw = _raw_stream(data, info)
+               keep: bool = False, tags: tuple[bytes, ...] = ()) -> _PartScan:
+    scan = _PartScan(info, cap, count_cells, keep, tags)
+    raw = raw_stream(data, info)
     if prefix_only and info.compress_type == zipfile.ZIP_DEFLATED:
         try:
             scan.feed(zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw[:_CHUNK], 2048))
@@ -264,30 +281,39 @@ def inspect_workbook(data: bytes, limits: Limits, sheets: tuple[str, ...] | None
 
     budget = limits.max_decompressed_bytes
     by_name = {info.filename: info for info in infos}
+    # Map the sheet names to their parts through workbook.xml and its relationships, as the
+    # readers do (a sheet need not live under xl/worksheets/).
+    workbook = _scan_part(data, by_name["xl/workbook.xml"], by_name["xl/workbook.xml"].file_size, False, keep=True)
+    budget -= workbook.size
+    rels_info = by_name.get("xl/_rels/workbook.xml.rels")
+    if rels_info is None and sheets is not None:
+        raise CorruptWorkbook("the workbook has no xl/_rels/workbook.xml.rels part")
+    rels = _scan_part(data, rels_info, rels_info.file_size, False, keep=True) if rels_info is not None else None
+    budget -= rels.size if rels is not None else 0
+    wanted_sheets = _sheet_parts(bytes(workbook.content), bytes(rels.content) if rels is not None else None, sheets) & names
     if sheets is None:
-        wanted_sheets = {n for n in names if n.startswith("xl/worksheets/") and n.endswith(".xml")}
-    else:
-        # Map the sheet names to their parts through workbook.xml and its relationships.
-        workbook = _scan_part(data, by_name["xl/workbook.xml"], by_name["xl/workbook.xml"].file_size, False, keep=True)
-        budget -= workbook.size
-        rels_info = by_name.get("xl/_rels/workbook.xml.rels")
-        if rels_info is None:
-            raise CorruptWorkbook("the workbook has no xl/_rels/workbook.xml.rels part")
-        rels = _scan_part(data, rels_info, rels_info.file_size, False, keep=True)
-        budget -= rels.size
-        wanted_sheets = _sheet_parts(bytes(workbook.content), bytes(rels.content), sheets) & names
+        wanted_sheets |= {n for n in names if n.startswith("xl/worksheets/") and n.endswith(".xml")}
 
     cells = 0
     for info in infos:
         name = info.filename
-        if not name.endswith(_XML_SUFFIXES) or (sheets is not None and name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels")):
+        if not name.endswith(_XML_SUFFIXES) or name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
             continue
         is_sheet = name in wanted_sheets
         if sheets is not None and not is_sheet and name not in _READER_PARTS:
             continue  # the fast reader never opens this part
-        # Worksheets in full (cells, area, real size); other parts only their prolog (a DTD).
-        scan = _scan_part(data, info, min(info.file_size, budget), count_cells=is_sheet, prefix_only=not is_sheet)
+        # Worksheets, shared strings and styles in full (cells, area, entries, real size); other
+        # parts only their prolog (a DTD).
+        bounded = _BOUNDED_PARTS.get(name)
+        scan = _scan_part(data, info, min(info.file_size, budget), count_cells=is_sheet,
+                          prefix_only=not is_sheet and bounded is None, tags=bounded[0] if bounded else ())
         budget -= scan.size
+        if bounded and scan.tagged > getattr(limits, bounded[1]):
+            raise UnsafeWorkbook(
+                f"part {name} has more than {getattr(limits, bounded[1]):,} entries; feedback forms have a few "
+                "hundred, so it was not read",
+                code="too_many_cells",
+            )
         cells += scan.cells
         if cells > limits.max_cells:
             raise UnsafeWorkbook(
@@ -303,14 +329,10 @@ def inspect_workbook(data: bytes, limits: Limits, sheets: tuple[str, ...] | None
             )
 
 
-def _sheet_parts(workbook_xml: bytes, rels_xml: bytes, sheets) -> set[str]:
-    """The zip part names of the named sheets."""
-    targets = {rid: target for rid, target in _RELATIONSHIP.findall(rels_xml)}
-    targets.update({rid: target for target, rid in _RELATIONSHIP_REVERSED.findall(rels_xml)})
-    wanted = set(sheets)
-    parts = set()
-    for raw_name, rid in _SHEET.findall(workbook_xml):
-        if html.unescape(raw_name.decode("utf-8", "replace")) in wanted and rid in targets:
-            target = html.unescape(targets[rid].decode("utf-8", "replace"))
-            parts.add(target.lstrip("/") if target.startswith("/") else "xl/" + target)
-    return parts
+def _sheet_parts(workbook_xml: bytes, rels_xml: bytes | None, sheets) -> set[str]:
+    """The zip part names of the named sheets (all of them for `sheets=None`), mapped as the
+    lean reader maps them (`safexml.sheet_parts`), so the guard checks what a reader opens."""
+    workbook = safexml.parse(safexml.WORKBOOK_PART, workbook_xml)
+    rels = safexml.parse(safexml.WORKBOOK_RELS_PART, rels_xml) if rels_xml is not None else None
+    parts = safexml.sheet_parts(workbook, rels)
+    return {part for name, part in parts.items() if part and (sheets is None or name in sheets)}

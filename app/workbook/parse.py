@@ -3,18 +3,20 @@
 The `_json_schema` sheet names the schema of each tab (a key/value table under the
 `Tab Name | JSON Formatting Schema` header, read until the first blank key); the
 `_json_metadata` sheet holds key/value pairs such as `sector`. Each field is read from
-its schema's value cell and cast by the rules in `cells`; a label that differs from the
-schema's or a failed cast is a warning, never an error.
+its schema's value cell and cast by the cell rules the caller names (`cells`, the
+refactored path's, by default; `legacy_cells` for the original path); a label that
+differs from the schema's or a failed cast is a warning, never an error.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
 
 from app.forms import FormSchema, UnknownSchema, get_schema
 from app.forms.schema import cell_position
-from app.workbook.cells import clean_text, coerce, normalize_cell
+from app.workbook.cells import SKIPPED, clean_text, coerce, normalize_cell
 from app.workbook.errors import UnreadableForm
 from app.workbook.readers import WorkbookReader
 
@@ -26,6 +28,8 @@ HEADER_SEARCH_ROWS = 60
 MAX_TABLE_ROWS = 1_000
 # Excel's own limit for one cell; a crafted file can hold more.
 MAX_TEXT_LENGTH = 32_767
+
+CellRules = Callable[[object, str], tuple[object, "str | None"]]
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,8 @@ def _key_value_table(reader: WorkbookReader, sheet: str, header: str) -> dict:
     return table
 
 
-def _read_form(reader: WorkbookReader, tab: str, schema: FormSchema) -> tuple[dict, dict, list[ParseWarning]]:
+def _read_form(reader: WorkbookReader, tab: str, schema: FormSchema,
+               rules: CellRules) -> tuple[dict, dict, list[ParseWarning]]:
     positions = {f.name: (cell_position(f.label_cell), cell_position(f.value_cell)) for f in schema.fields}
     max_col = max(max(lc[1], vc[1]) for lc, vc in positions.values())
     # Raw rows: only the cells the schema names are normalised (a form's grid is mostly other text).
@@ -112,8 +117,13 @@ def _read_form(reader: WorkbookReader, tab: str, schema: FormSchema) -> tuple[di
         if label != spec.label and not (isinstance(label, str) and clean_text(label) == clean_text(spec.label)):
             warnings.append(ParseWarning(tab, spec.name, f"label cell {spec.label_cell} reads {label!r}, expected {spec.label!r}",
                                          "label", spec.label_cell, label))
-        raw[spec.name] = cell = normalize_cell(grid[value_row - 1][value_col - 1])
-        value, failure = coerce(cell, spec.value_type)
+        cell = grid[value_row - 1][value_col - 1]
+        raw[spec.name] = normalize_cell(cell)  # the id check's view, the same for every reader
+        value, failure = rules(cell, spec.value_type)
+        if value is SKIPPED:  # the legacy leaves the field out (see legacy_cells)
+            warnings.append(ParseWarning(tab, spec.name, f"{spec.value_cell}: a date with a time zone; left out, the "
+                                         "stored value is kept", "skipped", spec.value_cell, cell, spec.value_type))
+            continue
         if failure:
             warnings.append(ParseWarning(tab, spec.name, f"{spec.value_cell}: {failure}; stored as empty",
                                          "cast", spec.value_cell, cell, spec.value_type))
@@ -125,8 +135,9 @@ def _read_form(reader: WorkbookReader, tab: str, schema: FormSchema) -> tuple[di
     return contents, raw, warnings
 
 
-def parse_workbook(reader: WorkbookReader) -> ParsedWorkbook:
-    """Parse a workbook; raises `UnreadableForm` when it is not a known feedback form."""
+def parse_workbook(reader: WorkbookReader, rules: CellRules = coerce) -> ParsedWorkbook:
+    """Parse a workbook with the cell `rules`; raises `UnreadableForm` when it is not a known
+    feedback form."""
     if SCHEMA_SHEET not in reader.sheet_names:
         raise UnreadableForm(
             "the workbook has no _json_schema sheet, so it is not an ARB feedback form; "
@@ -151,6 +162,6 @@ def parse_workbook(reader: WorkbookReader) -> ParsedWorkbook:
         if tab not in reader.sheet_names:
             raise UnreadableForm(f"the workbook has no {tab!r} sheet although _json_schema lists it", code="missing_tab")
         schemas[tab] = schema.name
-        contents[tab], raw[tab], tab_warnings = _read_form(reader, tab, schema)
+        contents[tab], raw[tab], tab_warnings = _read_form(reader, tab, schema, rules)
         warnings.extend(tab_warnings)
     return ParsedWorkbook(metadata, schemas, contents, tuple(warnings), raw)

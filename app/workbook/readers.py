@@ -1,8 +1,10 @@
-"""Two readers with one interface: openpyxl (the legacy portal's) and calamine (fast).
+"""Readers with one interface: openpyxl (the legacy portal's, the original path's) and
+python-calamine (fast, but it cannot tell an empty cell from an empty string; kept for
+comparison in the benchmark). The refactored path's lean reader is `app.workbook.lean`.
 
-Both give rows of normalized cell values (see `cells.normalize_cell`), 1-based, so the
-parse rules run on identical input whichever reader produced it. Neither follows a
-sheet's declared dimension: rows are read until the caller stops asking.
+Each gives rows of cell values, 1-based, normalized (`cells.normalize_cell`) unless asked
+for raw ones. None follows a sheet's declared dimension: rows are read until the caller
+stops asking.
 """
 
 from __future__ import annotations

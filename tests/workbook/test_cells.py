@@ -1,4 +1,5 @@
-"""The portal's cell rules: stripping, casting, failed casts, datetimes and UTC storage."""
+"""The refactored path's cell rules: stripping, casting, failed casts, datetimes and UTC storage
+(the legacy's own rules are tests/workbook/test_legacy_cells.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,19 @@ from app.workbook.cells import clean_text, coerce, normalize_cell, parse_datetim
 
 @pytest.mark.parametrize("raw, value_type, expected", [
     ("  Dana Ochoa  ", "str", "Dana Ochoa"),
-    (None, "str", ""),
+    ("", "str", ""),
+    (True, "int", True),
+    (12.0, "int", 12),
+    (" 47 ", "int", 47),
+    (True, "float", 1.0),
+    (dt.datetime(2024, 6, 25), "str", "2024-06-25 00:00:00"),
+    ("June 25, 2024 2:30 PM", "datetime", dt.datetime(2024, 6, 25, 14, 30)),
+    ("2024/06/25 14:30", "datetime", dt.datetime(2024, 6, 25, 14, 30)),
+    ("6/25/24", "datetime", dt.datetime(2024, 6, 25)),
+    ("25-Jun-2024 08:15", "datetime", dt.datetime(2024, 6, 25, 8, 15)),
+    ("  06/25/2024  ", "datetime", dt.datetime(2024, 6, 25)),
     (987654321, "str", "987654321"),
     ("", "float", None),
-    ("   ", "int", None),
     ("47", "float", 47.0),
     (47, "float", 47.0),
     ("1002051", "int", 1002051),
@@ -31,14 +41,38 @@ def test_values_are_cast_to_the_schema_type(raw, value_type, expected):
 
 
 @pytest.mark.parametrize("raw, value_type", [
-    ("asdf", "int"), ("12.5", "int"), (True, "int"), ("seventy-two point dog", "float"), ("nan", "float"),
-    ("inf", "float"), ("yesterday", "datetime"), ("2025-June-15ish", "datetime"), ("06/AB/CD", "datetime"),
-    ("20250733 77:77", "datetime"), (12.5, "datetime"), (dt.datetime(2024, 1, 1), "float"),
+    ("asdf", "int"), ("   ", "int"), ("  ", "datetime"), ("12.5", "int"), ("47.0", "int"), (12.7, "int"), ("seventy-two point dog", "float"),
+    ("nan", "float"), ("inf", "float"), ("-Infinity", "float"), ("1e400", "float"), ("yesterday", "datetime"),
+    ("2025-June-15ish", "datetime"), ("06/AB/CD", "datetime"), ("20250733 77:77", "datetime"), (12.5, "datetime"),
+    (45468, "datetime"), (dt.datetime(2024, 1, 1), "float"), ("43", "datetime"), ("June 2024", "datetime"),
+    ("2:30 PM", "datetime"), (dt.time(14, 30), "datetime"),
 ])
 def test_a_failed_cast_yields_null_and_says_why(raw, value_type):
     value, failure = coerce(raw, value_type)
     assert value is None
     assert failure
+
+
+@pytest.mark.parametrize("value_type", ["str", "int", "float", "datetime"])
+def test_an_empty_cell_stays_null_in_every_field_type(value_type):
+    assert coerce(None, value_type) == (None, None)
+
+
+def test_an_empty_string_is_empty_text_and_null_elsewhere():
+    assert coerce("", "str") == ("", None)
+    assert [coerce("", t) for t in ("int", "float", "datetime")] == [(None, None)] * 3
+
+
+def test_a_date_with_a_time_zone_is_kept_and_stored_in_utc():
+    value, failure = coerce("2024-06-25 14:30 -04:00", "datetime")
+    assert failure is None and to_storage(value) == "2024-06-25T18:30:00+00:00"
+    value, _ = coerce("2024-06-25T14:30:00Z", "datetime")
+    assert to_storage(value) == "2024-06-25T14:30:00+00:00"
+
+
+def test_an_unknown_zone_name_is_read_as_california_time():
+    value, failure = coerce("2024-06-25 14:30 PDT", "datetime")
+    assert failure is None and value == dt.datetime(2024, 6, 25, 14, 30) and value.tzinfo is None
 
 
 def test_only_valid_utf8_text_is_kept():
