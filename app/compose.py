@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING
 from app.config import ConfigError, Settings
 from app.harness.faults import Faults, FaultsError, announce, parse_faults, with_faults
 from app.harness.metrics import FlagCollector, Metrics
+from app.harness.readiness import Readiness
 from app.harness.router import Router
 from app.harness.shadowing import Shadowing
 from app.ingest.context import IngestContext
-from app.ingest.database import Database
+from app.ingest.database import Database, DatabaseTimeouts
 from app.ingest.files import FileStore
 from app.ingest.implementations import IMPLEMENTATIONS, IngestionPath
 from app.workbook.inspection import Limits
@@ -51,6 +52,7 @@ class Services:
     flag_collector: FlagCollector
     router: Router
     shadowing: Shadowing
+    readiness: Readiness
     # The paths uploads run through, by name (wrapped with the faults in rehearsals).
     paths: Mapping[str, IngestionPath] = field(default_factory=lambda: dict(IMPLEMENTATIONS))
     faults: Faults | None = None
@@ -73,9 +75,15 @@ def workbook_limits(settings: Settings) -> Limits:
     )
 
 
+def database_timeouts(settings: Settings) -> DatabaseTimeouts:
+    """The deadlines of every database call, from the settings."""
+    return DatabaseTimeouts(statement=settings.db_timeout, connect=settings.db_connect_timeout,
+                            idle_in_transaction=settings.db_idle_in_transaction_timeout)
+
+
 def open_database(settings: Settings) -> Database:
     """The portal's database (no connection is made until it is used)."""
-    return Database(settings.database_url)
+    return Database(settings.database_url, database_timeouts(settings))
 
 
 def open_files(settings: Settings) -> FileStore:
@@ -91,7 +99,7 @@ def open_flags(settings: Settings, refresh: str = Refresh.ON_REQUEST) -> FlagSer
     The portal passes `Refresh.BACKGROUND`: requests then never read the store, a thread
     of the process serving them does (flags.cache); commands keep the default.
     """
-    service = open_service(settings.flag_store_url, refresh=refresh)
+    service = open_service(settings.flag_store_url, refresh=refresh, store_timeout=settings.flag_store_timeout)
     try:
         service.ensure_flags()
     except StoreUnavailable as error:
@@ -127,10 +135,11 @@ def build_services(settings: Settings) -> Services:
     flags.add_fallback_hook(metrics.count_fallback)
     router = Router(flags, metrics)
     shadowing = Shadowing(settings, limits, flags, metrics, MismatchStore(db.engine))
+    readiness = Readiness({"database": db.ping, "flag_store": flags.ping})
     faults = open_faults(settings, db)
     paths = with_faults(IMPLEMENTATIONS, faults) if faults else dict(IMPLEMENTATIONS)
     return Services(settings, db, files, ingest, flags, metrics, FlagCollector(lambda: flags), router, shadowing,
-                    paths, faults)  # type: ignore[arg-type]
+                    readiness, paths, faults)  # type: ignore[arg-type]
 
 
 def attach(app: Flask, services: Services) -> None:

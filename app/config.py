@@ -57,6 +57,15 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 2
+    threads: int = 4
+    # Deadlines on every dependency (issue 17): a stuck one costs a request at most these.
+    db_timeout: float = 3.0
+    db_connect_timeout: int = 2
+    db_idle_in_transaction_timeout: float = 10.0
+    flag_store_timeout: float = 0.5
+    # The reconciler: `received` rows older than this are `interrupted`; how often it runs.
+    interrupted_after: float = 300.0
+    reconcile_interval: float = 60.0
     # prometheus_client's multiprocess folder: it picks its value storage from this
     # variable when imported, so `harness serve` sets it before the workers start.
     metrics_dir: str | None = None
@@ -198,6 +207,13 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         host=env.get("HARNESS_HOST", "127.0.0.1"),
         port=_int(env, "HARNESS_PORT", 5000),
         workers=_int(env, "HARNESS_WORKERS", 2),
+        threads=_int(env, "HARNESS_THREADS", 4),
+        db_timeout=float(_int(env, "HARNESS_DB_TIMEOUT_S", 3)),
+        db_connect_timeout=_int(env, "HARNESS_DB_CONNECT_TIMEOUT_S", 2, minimum=2),
+        db_idle_in_transaction_timeout=float(_int(env, "HARNESS_DB_IDLE_TX_TIMEOUT_S", 10)),
+        flag_store_timeout=_int(env, "HARNESS_FLAG_STORE_TIMEOUT_MS", 500, minimum=10) / 1000,
+        interrupted_after=float(_int(env, "HARNESS_INTERRUPTED_AFTER_S", 300)),
+        reconcile_interval=float(_int(env, "HARNESS_RECONCILE_INTERVAL_S", 60, minimum=0)),
         metrics_dir=env.get(MULTIPROC_ENV) or None,
         faults=faults,
     )

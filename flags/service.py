@@ -359,9 +359,11 @@ class FlagService:
             self.events.emit(event, name, dict(data))
 
 
-def open_service(url: str, **options: Any) -> FlagService:
-    """A `FlagService` on the store the URL names (options go to `FlagService`)."""
-    return FlagService(open_store(url), **options)
+def open_service(url: str, store_timeout: float | None = None, **options: Any) -> FlagService:
+    """A `FlagService` on the store the URL names (options go to `FlagService`); every
+    store call has a deadline of `store_timeout` seconds (each store's default if None)."""
+    store_options = {} if store_timeout is None else {"timeout": store_timeout}
+    return FlagService(open_store(url, **store_options), **options)
 
 
 def _new_state(name: str, now: datetime, actor: str) -> FlagState:

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from app.ingest.database import Database
+from app.ingest.database import Database, public_reason
 from app.ingest.errors import DatabaseUnavailable, StagedConflict
 from app.ingest.merge import MergePlan, audit_text, field_changes, plan_merge
 from app.ingest.models import FACILITY_LENGTH, Incidence, PortalUpdate, UploadedFile
@@ -67,7 +67,7 @@ def _database_errors(action: str) -> Iterator[None]:
     except IntegrityError:
         raise
     except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(f"{action}: {str(exc).splitlines()[0]}") from exc
+        raise DatabaseUnavailable(f"{action}: {public_reason(exc)}") from exc
 
 
 def elapsed(started: float | None) -> float | None:
