@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 
 from app.config import ConfigError, Settings
 from app.harness.faults import Faults, FaultsError, announce, parse_faults, with_faults
-from app.harness.metrics import FlagCollector, Metrics
+from app.harness.metrics import FlagCollector, Metrics, PortalCollector
 from app.harness.readiness import Readiness
+from app.harness.reconciler import Reconciler
 from app.harness.router import Router
 from app.harness.shadowing import Shadowing
 from app.ingest.context import IngestContext
@@ -53,12 +54,15 @@ class Services:
     router: Router
     shadowing: Shadowing
     readiness: Readiness
+    reconciler: Reconciler
+    portal_collector: PortalCollector
     # The paths uploads run through, by name (wrapped with the faults in rehearsals).
     paths: Mapping[str, IngestionPath] = field(default_factory=lambda: dict(IMPLEMENTATIONS))
     faults: Faults | None = None
 
     def close(self) -> None:
         """Stop background work and release connections (tests, shutdown)."""
+        self.reconciler.close()
         self.shadowing.close()
         self.router.close()
         self.flags.close()
@@ -136,10 +140,17 @@ def build_services(settings: Settings) -> Services:
     router = Router(flags, metrics)
     shadowing = Shadowing(settings, limits, flags, metrics, MismatchStore(db.engine))
     readiness = Readiness({"database": db.ping, "flag_store": flags.ping})
+    reconciler = open_reconciler(settings, ingest, metrics.count_reconciled)
+    portal_collector = PortalCollector(files.free_space, lambda: reconciler.last_report)
     faults = open_faults(settings, db)
     paths = with_faults(IMPLEMENTATIONS, faults) if faults else dict(IMPLEMENTATIONS)
     return Services(settings, db, files, ingest, flags, metrics, FlagCollector(lambda: flags), router, shadowing,
-                    readiness, paths, faults)  # type: ignore[arg-type]
+                    readiness, reconciler, portal_collector, paths, faults)  # type: ignore[arg-type]
+
+
+def open_reconciler(settings: Settings, ingest: IngestContext, on_report=lambda report: None) -> Reconciler:
+    """The upload reconciler (its thread starts only when asked: `app.wsgi` in each worker)."""
+    return Reconciler(ingest, settings.interrupted_after, settings.reconcile_interval, on_report)
 
 
 def attach(app: Flask, services: Services) -> None:

@@ -6,6 +6,7 @@
     harness flags ... / rollback  feature flags, the kill switch, rollback everything     (flags.py)
     harness shadow ...            shadow-run mismatches                                   (shadow.py)
     harness guard ...             the kill-only rollback guard                            (guard.py)
+    harness uploads ...           reconcile upload records, retry interrupted uploads      (uploads.py)
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from app.cli.generate import generate_command
 from app.cli.guard import guard_command
 from app.cli.serve import serve_command
 from app.cli.shadow import shadow_group
+from app.cli.uploads import uploads_group
 
-COMMANDS = (serve_command, db_group, generate_command, flags_group, rollback_command, shadow_group, guard_command)
+COMMANDS = (serve_command, db_group, generate_command, flags_group, rollback_command, shadow_group, guard_command, uploads_group)
 
 
 @click.group()

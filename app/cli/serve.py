@@ -11,6 +11,18 @@ import click
 from app.cli.common import settings as load
 
 
+def _reconcile_at_start(settings, database, files) -> None:
+    """One reconcile pass before the workers start (the workers then run one periodically)."""
+    from app.compose import open_reconciler, workbook_limits
+    from app.ingest.context import IngestContext
+
+    report = open_reconciler(settings, IngestContext(database, files, workbook_limits(settings))).run_once()
+    if report is not None:
+        click.echo(f"  reconciled: {len(report.journals_recorded)} journalled file(s) recorded, "
+                   f"{len(report.interrupted)} upload(s) interrupted, {len(report.fixed)} record(s) fixed; "
+                   f"{report.interrupted_now} interrupted in all (harness uploads interrupted)")
+
+
 @click.command("serve")
 @click.option("--workers", type=int, default=None, help="gunicorn worker processes (default HARNESS_WORKERS)")
 def serve_command(workers: int | None) -> None:
@@ -22,8 +34,9 @@ def serve_command(workers: int | None) -> None:
     settings = load()
     database = open_database(settings)
     database.upgrade()
+    files = open_files(settings)
+    _reconcile_at_start(settings, database, files)
     database.dispose()
-    open_files(settings)
     # Every worker writes its metric values here; emptied so a restart starts from zero.
     # prometheus_client reads the variable when the workers import it.
     os.environ[MULTIPROC_ENV] = prepare_multiprocess_dir(settings.metrics_dir or settings.instance_path / "prometheus")
