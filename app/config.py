@@ -57,7 +57,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 2
-    threads: int = 4
+    threads: int = 12
+    request_body_timeout: float = 30.0
     # Deadlines on every dependency (issue 17): a stuck one costs a request at most these.
     db_timeout: float = 3.0
     db_connect_timeout: int = 2
@@ -207,7 +208,8 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         host=env.get("HARNESS_HOST", "127.0.0.1"),
         port=_int(env, "HARNESS_PORT", 5000),
         workers=_int(env, "HARNESS_WORKERS", 2),
-        threads=_int(env, "HARNESS_THREADS", 4),
+        threads=_int(env, "HARNESS_THREADS", 12),
+        request_body_timeout=float(_int(env, "HARNESS_REQUEST_BODY_TIMEOUT_S", 30, minimum=0)),
         db_timeout=float(_int(env, "HARNESS_DB_TIMEOUT_S", 3)),
         db_connect_timeout=_int(env, "HARNESS_DB_CONNECT_TIMEOUT_S", 2, minimum=2),
         db_idle_in_transaction_timeout=float(_int(env, "HARNESS_DB_IDLE_TX_TIMEOUT_S", 10)),

@@ -46,7 +46,23 @@ def serve_command(workers: int | None) -> None:
     click.echo(f"  uploads:  {settings.upload_folder}")
     click.echo(f"  metrics:  http://{bind}/metrics   flags: {settings.flag_store_url.split('@')[-1]}")
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    argv = [str(gunicorn), "--bind", bind, "--workers", str(workers or settings.workers),
-            "--timeout", "60", "--graceful-timeout", "20", "--access-logfile", "-",
-            "--config", "python:app.gunicorn_conf", "app.wsgi:application"]
+    argv = [str(gunicorn), *gunicorn_options(settings, workers), "app.wsgi:application"]
     os.execv(argv[0], argv)
+
+
+def gunicorn_options(settings, workers: int | None = None) -> list[str]:
+    """gunicorn's command line for this instance.
+
+    `gthread` workers with `threads` threads each, so slow clients hold a thread, not a
+    worker (and `slow_clients` frees it after the body deadline); request line and header
+    limits; a control socket of this instance's own in its instance folder (gunicorn's
+    default is one path per user, which every instance shares and the first to stop deletes),
+    or none when that path is too long for a Unix socket.
+    """
+    control = settings.instance_path / f"gunicorn-{settings.port}.ctl"
+    control_options = ["--control-socket", str(control)] if len(str(control)) < 100 else ["--no-control-socket"]
+    return ["--bind", f"{settings.host}:{settings.port}", "--workers", str(workers or settings.workers),
+            "--worker-class", "gthread", "--threads", str(settings.threads),
+            "--timeout", "60", "--graceful-timeout", "20", "--keep-alive", "5",
+            "--limit-request-line", "8190", "--limit-request-fields", "100", "--limit-request-field_size", "8190",
+            *control_options, "--access-logfile", "-", "--config", "python:app.gunicorn_conf"]

@@ -132,7 +132,11 @@ def _record_journals(ctx: IngestContext, grace: float, when: dt.datetime) -> tup
                         )).inserted_primary_key[0]
                     recorded.append(new_id)
                 except IntegrityError:
-                    pass  # another process recorded it a moment ago
+                    # Another process recorded it a moment ago, or the database refused for
+                    # another reason: the journal entry stays unless the record is there now.
+                    if conn.execute(select(UPLOADS.c.id).where(UPLOADS.c.path == name)).scalar() is None:
+                        log.warning("journal entry %s: the database refused its record; kept for the next pass", name)
+                        continue
         ctx.files.forget_journal(name)
         cleared += 1
     return tuple(recorded), cleared
