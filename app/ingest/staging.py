@@ -171,8 +171,8 @@ def list_staged(files: FileStore) -> tuple[list[StagedUpload], list[tuple[str, s
     except FileNotFoundError:
         return [], []
     for entry in entries:
-        if not entry.is_file():
-            continue
+        if not entry.is_file() or entry.name.startswith("."):
+            continue  # temporaries of writes in progress (files.PARTIAL_PREFIX) are not staged uploads
         if not NAME_PATTERN.fullmatch(entry.name):
             malformed.append((entry.name, "the name is not id_<id>_ts_<timestamp>.json"))
             continue
