@@ -209,6 +209,14 @@ def move_to_processed(files: FileStore, staged: StagedUpload) -> Path:
     return target
 
 
+def was_confirmed(files: FileStore, id_incidence: int, filename: str) -> bool:
+    """True when the staged upload is in `processed/` (it was confirmed)."""
+    try:
+        return _path_for(files, id_incidence, filename, files.processed).exists()
+    except StagedNotFound:
+        return False
+
+
 def move_back(files: FileStore, staged: StagedUpload) -> None:
     """Undo `move_to_processed` (the database refused the confirm)."""
     os.rename(files.processed / staged.filename, files.staging / staged.filename)
