@@ -30,7 +30,7 @@ from app.ingest.database import Database, DatabaseTimeouts
 from app.ingest.files import FileStore
 from app.ingest.implementations import IMPLEMENTATIONS, IngestionPath
 from app.workbook.inspection import Limits
-from flags import FlagService, Refresh, StoreUnavailable, open_service
+from flags import FileKnownState, FlagService, LossGuard, Refresh, StoreUnavailable, open_service
 from shadow import MismatchStore
 
 if TYPE_CHECKING:
@@ -103,7 +103,12 @@ def open_flags(settings: Settings, refresh: str = Refresh.ON_REQUEST) -> FlagSer
     The portal passes `Refresh.BACKGROUND`: requests then never read the store, a thread
     of the process serving them does (flags.cache); commands keep the default.
     """
-    service = open_service(settings.flag_store_url, refresh=refresh, store_timeout=settings.flag_store_timeout)
+    service = open_service(settings.flag_store_url, refresh=refresh, store_timeout=settings.flag_store_timeout,
+                           loss_guard=flag_loss_guard(settings))
+    if getattr(service.store, "persistence_off", lambda: None)():
+        log.warning("the Redis flag store keeps nothing across a restart (no RDB snapshot, no AOF): a restart resets "
+                    "every flag to 0%; the portal notices and keeps the last known state, but turn persistence on "
+                    "(docs/operations.md)")
     try:
         service.ensure_flags()
     except StoreUnavailable as error:
@@ -128,6 +133,11 @@ def open_faults(settings: Settings, db: Database) -> Faults | None:
     return faults
 
 
+def flag_loss_guard(settings: Settings) -> LossGuard:
+    """The flag-store loss guard, its last known state kept in the instance folder."""
+    return LossGuard(FileKnownState(settings.instance_path / "flag_state.json"))
+
+
 def build_services(settings: Settings) -> Services:
     """Build every collaborator from `settings`, in dependency order."""
     db = open_database(settings)
@@ -139,13 +149,19 @@ def build_services(settings: Settings) -> Services:
     flags.add_fallback_hook(metrics.count_fallback)
     router = Router(flags, metrics)
     shadowing = Shadowing(settings, limits, flags, metrics, MismatchStore(db.engine))
-    readiness = Readiness({"database": db.ping, "flag_store": flags.ping})
+    readiness = Readiness({"database": db.ping, "flag_store": flags.ping, "flag_state": lambda: _flag_state(flags)})
     reconciler = open_reconciler(settings, ingest, metrics.count_reconciled)
-    portal_collector = PortalCollector(files.free_space, lambda: reconciler.last_report)
+    portal_collector = PortalCollector(files.free_space, lambda: reconciler.last_report, flags.store_loss)
     faults = open_faults(settings, db)
     paths = with_faults(IMPLEMENTATIONS, faults) if faults else dict(IMPLEMENTATIONS)
     return Services(settings, db, files, ingest, flags, metrics, FlagCollector(lambda: flags), router, shadowing,
                     readiness, reconciler, portal_collector, paths, faults)  # type: ignore[arg-type]
+
+
+def _flag_state(flags: FlagService) -> str | None:
+    """Readiness of the flag state: degraded (still serving, from the last known state) after a store loss."""
+    lost = flags.store_loss()
+    return f"degraded: the flag store lost its state ({'; '.join(lost)}); deciding from the last known state, run `harness flags restore`" if lost else None
 
 
 def open_reconciler(settings: Settings, ingest: IngestContext, on_report=lambda report: None) -> Reconciler:

@@ -173,13 +173,14 @@ class FlagCollector(Collector):
 
 class PortalCollector(Collector):
     """Gauges read at scrape time, touching no dependency: the upload folder's free space,
-    and the `interrupted` count from this process's last reconcile pass."""
+    the `interrupted` count from this process's last reconcile pass, and whether the flag
+    store lost its state."""
 
     def __init__(self, free_space: Callable[[], tuple[int, int]], last_report: Callable[[], object],
-                 extra: Callable[[], Iterable] = lambda: ()) -> None:
+                 flag_loss: Callable[[], tuple[str, ...]] = lambda: ()) -> None:
         self._free_space = free_space
         self._last_report = last_report
-        self._extra = extra
+        self._flag_loss = flag_loss
 
     def collect(self) -> Iterable:
         """Yield the free-space and interrupted-upload gauges."""
@@ -199,7 +200,10 @@ class PortalCollector(Collector):
         if report is not None:
             interrupted.add_metric([], report.interrupted_now)
         yield interrupted
-        yield from self._extra()
+        lost = GaugeMetricFamily("portal_flag_store_lost", "1 while the flag store has lost state this process knew "
+                                 "(decisions use the last known state)")
+        lost.add_metric([], 1.0 if self._flag_loss() else 0.0)
+        yield lost
 
 
 def exposition(metrics: Metrics, flag_collector: FlagCollector, multiprocess_dir: str | None = None,

@@ -19,6 +19,7 @@ from flags import StoreUnavailable
 
 log = logging.getLogger(__name__)
 OK = "ok"
+DEGRADED = "degraded"
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,15 @@ class Probe:
 
     @property
     def ready(self) -> bool:
-        """True when every check said ok."""
-        return all(value == OK for value in self.checks.values())
+        """True when every check said ok or degraded (serving, with a fallback in use)."""
+        return all(value == OK or value.startswith(DEGRADED) for value in self.checks.values())
+
+    @property
+    def status(self) -> str:
+        """`ok`, `degraded` (ready, but something needs an operator) or `unavailable`."""
+        if not self.ready:
+            return "unavailable"
+        return DEGRADED if any(value != OK for value in self.checks.values()) else OK
 
 
 class _Check:

@@ -3,6 +3,8 @@
 `/healthz` touches no dependency: it answers as long as the worker can run Python.
 `/readyz` asks the database and the flag store at once and answers within
 `Readiness.budget` (1.5 s) either way; 503 names what is not ready, never a host or port.
+`status` is `degraded` (still 200: the instance serves) when the flag store lost its state
+and decisions come from the last known state.
 """
 
 from __future__ import annotations
@@ -24,4 +26,4 @@ def healthz():
 def readyz():
     """The database and the flag store answer (within the budget); 503 naming what does not."""
     probe = current_services().readiness.probe()
-    return jsonify({"ok": probe.ready, **probe.checks}), 200 if probe.ready else 503
+    return jsonify({"ok": probe.ready, "status": probe.status, **probe.checks}), 200 if probe.ready else 503

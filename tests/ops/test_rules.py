@@ -44,6 +44,7 @@ EXPORTED_METRICS = frozenset({
     "portal_uploads_reconciled_total",
     "portal_upload_folder_free_bytes",
     "portal_upload_folder_free_ratio",
+    "portal_flag_store_lost",
 })
 # Written by Prometheus itself for every scrape target (PortalScrapeTargetDown reads it).
 SCRAPE_METRICS = frozenset({"up"})
@@ -310,7 +311,7 @@ def test_the_app_exports_every_series_the_rules_and_dashboard_read():
     registry = CollectorRegistry()
     Metrics(registry)
     registry.register(FlagCollector(lambda: service))
-    registry.register(PortalCollector(lambda: (10, 100), lambda: ReconcileReport(interrupted_now=2)))
+    registry.register(PortalCollector(lambda: (10, 100), lambda: ReconcileReport(interrupted_now=2), lambda: ()))
     exposition = generate_latest(registry).decode()
     exported = {line.split("{")[0].split(" ")[0] for line in exposition.splitlines() if line and not line.startswith("#")}
 
