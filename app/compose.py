@@ -133,8 +133,11 @@ def open_faults(settings: Settings, db: Database) -> Faults | None:
     return faults
 
 
-def flag_loss_guard(settings: Settings) -> LossGuard:
-    """The flag-store loss guard, its last known state kept in the instance folder."""
+def flag_loss_guard(settings: Settings) -> LossGuard | None:
+    """The flag-store loss guard, its last known state kept in the instance folder (none for
+    memory://, which every process starts empty by design)."""
+    if settings.flag_store_url.startswith("memory:"):
+        return None
     return LossGuard(FileKnownState(settings.instance_path / "flag_state.json"))
 
 

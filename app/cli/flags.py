@@ -238,9 +238,12 @@ def restore_command(actor: str, reason: str) -> None:
     """Write the last known flag state back to a store that lost it (restarted empty, wiped)."""
     from app.compose import flag_loss_guard
 
-    service = open_service(settings().flag_store_url, loss_guard=flag_loss_guard(settings()))
+    guard = flag_loss_guard(settings())
+    if guard is None:
+        raise click.ClickException("a memory:// flag store keeps no state to restore")
+    service = open_service(settings().flag_store_url, loss_guard=guard)
     click.get_current_context().call_on_close(service.close)
-    baseline = service.loss_guard.baseline()
+    baseline = guard.baseline()
     if not baseline:
         raise click.ClickException("no last known flag state in this instance folder (flag_state.json): nothing to restore")
     service.reload()
