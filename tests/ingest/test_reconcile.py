@@ -119,3 +119,20 @@ def test_a_retried_staged_upload_whose_staged_file_exists_is_not_staged_twice(ct
     intake.settle(ctx, staged.upload_id, "interrupted", "worker died before settling")
     result = retry(ctx, staged.upload_id, IMPLEMENTATIONS)
     assert result.already == "staged" and len(list(ctx.files.staging.iterdir())) == 1
+
+
+def test_staff_retry_an_interrupted_upload_from_the_page_once(client, portal, db):
+    from tests.conftest import JSON
+
+    down = Database(DOWN, DatabaseTimeouts(statement=1, connect=2))
+    workbook = generate_workbook("energy_v01_00", seed=11, id_incidence=1003005)
+    refactored.process(IngestContext(down, portal.files), Upload(workbook.data, "p.xlsx", "dana"), "staged")
+    down.dispose()
+    upload_id = reconcile(portal.ingest, older_than=0).journals_recorded[0]
+    first = client.post(f"/retry_upload/{upload_id}", headers=JSON).get_json()
+    assert first["ok"] and first["outcome"]["ok"] and first["outcome"]["staged_filename"]
+    again = client.post(f"/retry_upload/{upload_id}", headers=JSON).get_json()
+    assert again["already"] == "staged" and len(list(portal.files.staging.iterdir())) == 1
+    assert client.post("/retry_upload/987654", headers=JSON).status_code == 404
+    page = client.post(f"/retry_upload/{upload_id}", headers={"Accept": "text/html"})
+    assert page.status_code == 303
