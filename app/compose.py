@@ -92,7 +92,7 @@ def open_database(settings: Settings) -> Database:
 
 def open_files(settings: Settings) -> FileStore:
     """The upload folders, created if missing."""
-    files = FileStore(settings.upload_folder)
+    files = FileStore(settings.upload_folder, durable=settings.upload_fsync)
     files.ensure()
     return files
 

@@ -67,6 +67,7 @@ class Settings:
     # The reconciler: `received` rows older than this are `interrupted`; how often it runs.
     interrupted_after: float = 300.0
     reconcile_interval: float = 60.0
+    upload_fsync: bool = True
     # prometheus_client's multiprocess folder: it picks its value storage from this
     # variable when imported, so `harness serve` sets it before the workers start.
     metrics_dir: str | None = None
@@ -245,6 +246,7 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         flag_store_timeout=_int(env, "HARNESS_FLAG_STORE_TIMEOUT_MS", 500, minimum=10) / 1000,
         interrupted_after=float(_int(env, "HARNESS_INTERRUPTED_AFTER_S", 300)),
         reconcile_interval=float(_int(env, "HARNESS_RECONCILE_INTERVAL_S", 60, minimum=0)),
+        upload_fsync=_bool(env, "HARNESS_UPLOAD_FSYNC", True),
         metrics_dir=env.get(MULTIPROC_ENV) or None,
         faults=faults,
     )
