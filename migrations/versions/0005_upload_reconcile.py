@@ -6,7 +6,7 @@ late request record the same journalled file; an index on `(status, updated_at)`
 the reconciler's search for stale `received` rows and the `interrupted` count.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0006 (main had 0006 first; the chain stays linear)
 Create Date: 2026-12-03
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
