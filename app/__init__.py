@@ -25,6 +25,7 @@ def create_app(test_config: Mapping[str, object] | None = None, settings: Settin
     from flask import Flask
 
     from app import compose, web
+    from app.web import slow_clients
 
     if settings is None:
         settings = load_settings()
@@ -39,4 +40,5 @@ def create_app(test_config: Mapping[str, object] | None = None, settings: Settin
     app.config["SESSION_COOKIE_SECURE"] = settings.is_production
     compose.attach(app, compose.build_services(settings))
     web.init_app(app)
+    slow_clients.init_app(app, settings.request_body_timeout)
     return app

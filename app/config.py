@@ -57,6 +57,17 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 2
+    threads: int = 12
+    request_body_timeout: float = 30.0
+    # Deadlines on every dependency (issue 17): a stuck one costs a request at most these.
+    db_timeout: float = 3.0
+    db_connect_timeout: int = 2
+    db_idle_in_transaction_timeout: float = 10.0
+    flag_store_timeout: float = 0.5
+    # The reconciler: `received` rows older than this are `interrupted`; how often it runs.
+    interrupted_after: float = 300.0
+    reconcile_interval: float = 60.0
+    upload_fsync: bool = True
     # prometheus_client's multiprocess folder: it picks its value storage from this
     # variable when imported, so `harness serve` sets it before the workers start.
     metrics_dir: str | None = None
@@ -121,21 +132,50 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+MIN_SECRET = 32
+
+
+def _checked_secret(value: str, source: str) -> str:
+    """The key, refused when empty, blank or short; the message names where it came from."""
+    key = value.strip()
+    if not key:
+        raise ConfigError(f"the secret key in {source} is empty or blank; set a random key of at least "
+                          f"{MIN_SECRET} characters")
+    if len(key) < MIN_SECRET:
+        raise ConfigError(f"the secret key in {source} is shorter than {MIN_SECRET} characters")
+    return key
+
+
 def _instance_secret(instance_path: Path) -> str:
-    """A random per-installation key kept in the instance folder (never a fixed default)."""
+    """A random per-installation key kept in the instance folder (never a fixed default).
+
+    Written whole or not at all (a temporary file, flushed, then linked under its name), so
+    a full disk at first start leaves no empty key file; a key file that is empty or blank
+    anyway (edited by hand) stops start-up with a message naming it.
+    """
     path = instance_path / "secret_key"
     try:
-        return path.read_text().strip()
+        return _checked_secret(path.read_text(), str(path))
     except FileNotFoundError:
         pass
-    instance_path.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
+    partial = instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another worker created it first
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(key)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(partial, path)  # never replaces a key another worker wrote first
+        except FileExistsError:
+            return _checked_secret(path.read_text(), str(path))
+        finally:
+            partial.unlink(missing_ok=True)
+    except OSError as error:
+        raise ConfigError(f"cannot write the generated secret key to {path}: {error.strerror or error}; "
+                          "free space there or set HARNESS_SECRET_KEY") from None
     return key
 
 
@@ -166,13 +206,13 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         if environment == "production":
             raise ConfigError("HARNESS_DATABASE_URL is required when HARNESS_ENV=production")
         database_url = f"sqlite:///{instance / 'portal.db'}"
-    secret_key = env.get("HARNESS_SECRET_KEY", "")
-    if not secret_key:
-        if environment == "production":
-            raise ConfigError("HARNESS_SECRET_KEY is required when HARNESS_ENV=production")
+    secret_key = env.get("HARNESS_SECRET_KEY")
+    if secret_key is not None:  # set, even to "": it must be a real key
+        secret_key = _checked_secret(secret_key, "HARNESS_SECRET_KEY")
+    elif environment == "production":
+        raise ConfigError("HARNESS_SECRET_KEY is required when HARNESS_ENV=production")
+    else:
         secret_key = _instance_secret(instance)
-    elif len(secret_key) < 32:
-        raise ConfigError("HARNESS_SECRET_KEY must be at least 32 characters")
 
     faults = env.get("HARNESS_FAULTS")
     if faults is not None and environment == "production":
@@ -201,6 +241,15 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         host=env.get("HARNESS_HOST", "127.0.0.1"),
         port=_int(env, "HARNESS_PORT", 5000),
         workers=_int(env, "HARNESS_WORKERS", 2),
+        threads=_int(env, "HARNESS_THREADS", 12),
+        request_body_timeout=float(_int(env, "HARNESS_REQUEST_BODY_TIMEOUT_S", 30, minimum=0)),
+        db_timeout=float(_int(env, "HARNESS_DB_TIMEOUT_S", 3)),
+        db_connect_timeout=_int(env, "HARNESS_DB_CONNECT_TIMEOUT_S", 2, minimum=2),
+        db_idle_in_transaction_timeout=float(_int(env, "HARNESS_DB_IDLE_TX_TIMEOUT_S", 10)),
+        flag_store_timeout=_int(env, "HARNESS_FLAG_STORE_TIMEOUT_MS", 500, minimum=10) / 1000,
+        interrupted_after=float(_int(env, "HARNESS_INTERRUPTED_AFTER_S", 300)),
+        reconcile_interval=float(_int(env, "HARNESS_RECONCILE_INTERVAL_S", 60, minimum=0)),
+        upload_fsync=_bool(env, "HARNESS_UPLOAD_FSYNC", True),
         metrics_dir=env.get(MULTIPROC_ENV) or None,
         faults=faults,
         rollout_interval_s=_int(env, "HARNESS_ROLLOUT_INTERVAL_S", 10, minimum=0),

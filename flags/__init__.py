@@ -13,6 +13,8 @@ Public API (everything else is internal)::
     service.add_fallback_hook(hook)                        # hook(flag, source) for every decision not made from fresh state
     service.snapshot() -> FlagsSnapshot                    # .flags: FlagStatus(name, percent, enabled, killed, ...) for gauges
     service.ping()                                         # readiness: raises StoreUnavailable when the store is unreachable
+    FlagService(store, loss_guard=LossGuard(FileKnownState(path)))  # a store that lost its state is noticed (flags.loss)
+    service.store_loss() / service.restore(actor=, reason=)  # what it lost; write the last known state back
     service.health() / service.cache.add_health_listener(fn)  # store, last_known or safe_default, as decisions see it
 
     # Other services, through OpenFeature (openfeature-sdk): flags.openfeature.FlagsProvider.from_url(url)
@@ -52,6 +54,7 @@ from flags.errors import (
     UnknownFlag,
 )
 from flags.events import EventType, SafeEventEmitter
+from flags.loss import FileKnownState, LossGuard, MemoryKnownState, find_loss
 from flags.names import (
     ALL_FLAGS,
     REFACTORED_FLAGS,
@@ -75,6 +78,7 @@ __all__ = [
     "Decision",
     "EventType",
     "FallbackHook",
+    "FileKnownState",
     "FlagError",
     "FlagService",
     "FlagState",
@@ -86,6 +90,8 @@ __all__ = [
     "InvalidStoreUrl",
     "InvalidUserId",
     "InvalidValue",
+    "LossGuard",
+    "MemoryKnownState",
     "MemoryFlagStore",
     "REFACTORED_FLAGS",
     "REFACTORED_STAGED_UPLOAD",
@@ -101,6 +107,7 @@ __all__ = [
     "SystemClock",
     "UnknownFlag",
     "check_store_url",
+    "find_loss",
     "normalise_user_id",
     "open_service",
     "open_store",

@@ -10,7 +10,7 @@ from typing import Any
 
 __all__ = ["ACTIONS", "AuditEntry", "AuditQuery"]
 
-ACTIONS = ("create", "percent", "allow", "deny", "unallow", "undeny", "kill", "resume")
+ACTIONS = ("create", "percent", "allow", "deny", "unallow", "undeny", "kill", "resume", "restore")
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,16 @@ class RedisFlagStore(RedisFeatureFlagStore, FlagStore):
         except ValueError as error:
             raise InvalidStoreUrl(url, f"bad redis flag store URL: {error}") from None
 
+    def persistence_off(self) -> bool | None:
+        """True when this Redis keeps nothing across a restart (no RDB snapshots, no AOF):
+        a restart then resets every flag. None when it cannot tell (CONFIG refused, unreachable)."""
+        try:
+            save = self._redis.config_get("save").get("save", "")
+            appendonly = self._redis.config_get("appendonly").get("appendonly", "no")
+        except RedisError:
+            return None
+        return not str(save).strip() and str(appendonly).lower() == "no"
+
     def close(self) -> None:
         """Close the connection pool."""
         self._redis.close()

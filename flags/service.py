@@ -23,6 +23,7 @@ from flags.clock import Clock, SystemClock
 from flags.decision import Decision, Reason, Source
 from flags.errors import InvalidReason, InvalidUserId, InvalidValue
 from flags.events import EventType, SafeEventEmitter
+from flags.loss import LossGuard
 from flags.names import ALL_FLAGS, REFACTORED_FLAGS, require_known
 from flags.rollout import evaluate, normalise_user_id, parse_percent
 from flags.state import FlagState
@@ -81,8 +82,10 @@ class FlagService:
         events: SafeEventEmitter | None = None,
         refresh: str = Refresh.ON_REQUEST,
         cold_wait: float = 2.0,
+        loss_guard: LossGuard | None = None,
     ) -> None:
         self.store = store
+        self.loss_guard = loss_guard
         self.flags = tuple(flags)
         self.clock = clock or SystemClock()
         self.events = events or SafeEventEmitter()
@@ -108,7 +111,43 @@ class FlagService:
         return self._cache
 
     def _load(self) -> Mapping[str, FlagState]:
-        return self.store.read(self.flags)
+        states = self.store.read(self.flags)
+        return states if self.loss_guard is None else self.loss_guard.check(states)
+
+    def store_loss(self) -> tuple[str, ...]:
+        """What the store lost against the last known state (empty: nothing, or no guard)."""
+        return self.loss_guard.lost if self.loss_guard is not None else ()
+
+    def restore(self, *, actor: str, reason: str) -> list[FlagState]:
+        """Write the last known state back to a store that lost it (audited as `restore`).
+
+        Needs a loss guard; returns the states written (none when nothing differs)."""
+        if self.loss_guard is None:
+            raise InvalidValue(None, "this flag service keeps no last known state to restore")
+        actor, reason = _require_actor(actor), _require_reason(reason)
+        known = self.loss_guard.baseline()
+        now = self.clock.now()
+
+        def change(current: Mapping[str, FlagState | None]):
+            written, entries = [], []
+            for name in self.flags:
+                before, target = current.get(name), known.get(name)
+                if target is None or (before is not None and before.evolve(version=0, created_at=None, updated_at=None,
+                                                                           updated_by=None)
+                                      == target.evolve(version=0, created_at=None, updated_at=None, updated_by=None)):
+                    continue
+                version = 1 if before is None else before.version + 1
+                written.append(target.evolve(version=version, updated_at=now, updated_by=actor,
+                                             created_at=target.created_at or now))
+                entries.append(AuditEntry(flag=name, action="restore", actor=actor, at=now, old=_summary(before),
+                                          new=_summary(target), reason=reason))
+            return written, entries
+
+        written = self.store.update(self.flags, change)
+        self.loss_guard.accept({**known, **{state.name: state for state in written}})
+        self.loss_guard.lost = ()
+        self._cache.invalidate()
+        return written
 
     def reload(self) -> bool:
         """Read the store into the decision cache now (start-up, tests); True if it answered; never raises."""
@@ -359,9 +398,11 @@ class FlagService:
             self.events.emit(event, name, dict(data))
 
 
-def open_service(url: str, **options: Any) -> FlagService:
-    """A `FlagService` on the store the URL names (options go to `FlagService`)."""
-    return FlagService(open_store(url), **options)
+def open_service(url: str, store_timeout: float | None = None, **options: Any) -> FlagService:
+    """A `FlagService` on the store the URL names (options go to `FlagService`); every
+    store call has a deadline of `store_timeout` seconds (each store's default if None)."""
+    store_options = {} if store_timeout is None else {"timeout": store_timeout}
+    return FlagService(open_store(url, **store_options), **options)
 
 
 def _new_state(name: str, now: datetime, actor: str) -> FlagState:
@@ -373,6 +414,12 @@ def _created_entry(state: FlagState, now: datetime, actor: str) -> AuditEntry:
         flag=state.name, action="create", actor=actor, at=now, old=None,
         new={"percent": state.percent, "killed": state.killed}, reason=None,
     )
+
+
+def _summary(state: FlagState | None) -> dict | None:
+    if state is None:
+        return None
+    return {"percent": state.percent, "killed": state.killed, "allow": len(state.allow), "deny": len(state.deny)}
 
 
 def _switch(state: FlagState) -> str:

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     delete,
+    event,
     insert,
     select,
     update,
@@ -117,20 +118,26 @@ class SqlFlagStore(FlagStore):
             self._tables_ready = True
 
     @classmethod
-    def from_url(cls, url: str, connect_timeout: float = 1.0, busy_timeout: float = 5.0) -> SqlFlagStore:
-        """An engine for the URL with short timeouts, so an unreachable database fails fast."""
+    def from_url(cls, url: str, timeout: float = 1.0, busy_timeout: float | None = None) -> SqlFlagStore:
+        """An engine for the URL with deadlines, so an unreachable or stuck database fails fast:
+        SQLite's busy timeout; PostgreSQL's connect, statement and idle-in-transaction
+        timeouts and TCP keepalives (`timeout` seconds each; libpq connects in whole seconds, at least 2)."""
         parsed = _parse(url)
         connect_args: dict[str, object] = {}
+        postgresql = parsed.get_backend_name() == "postgresql"
         if parsed.get_backend_name() == "sqlite":
-            connect_args["timeout"] = busy_timeout
+            connect_args["timeout"] = busy_timeout if busy_timeout is not None else max(5.0, timeout)
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        elif parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
-            connect_args["connect_timeout"] = max(1, round(connect_timeout))
+        elif postgresql and "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = max(2, round(timeout))
         try:
-            engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
+            engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True,
+                                   pool_timeout=max(timeout, 1.0))
         except (ArgumentError, ImportError) as error:
             raise InvalidStoreUrl(url, f"cannot use flag store URL: {error}") from None
+        if postgresql:
+            _postgresql_deadlines(engine, timeout)
         return cls(engine)
 
     @staticmethod
@@ -322,6 +329,20 @@ class SqlFlagStore(FlagStore):
                     .where(features.c.name == item.feature_name)
                     .values(item=serialized, version=features.c.version + 1)
                 )
+
+
+def _postgresql_deadlines(engine: Engine, timeout: float) -> None:
+    """Server-side deadlines and keepalives on every connection (merged with the URL's options)."""
+    milliseconds = max(100, int(timeout * 1000))
+
+    @event.listens_for(engine, "do_connect")
+    def _params(_dialect, _record, _cargs, cparams) -> None:
+        own = f"-c statement_timeout={milliseconds} -c idle_in_transaction_session_timeout={milliseconds * 10}"
+        cparams["options"] = f"{cparams.get('options', '')} {own}".strip()
+        cparams.setdefault("keepalives", 1)
+        cparams.setdefault("keepalives_idle", 10)
+        cparams.setdefault("keepalives_interval", 5)
+        cparams.setdefault("keepalives_count", 3)
 
 
 def _audit_row(entry: AuditEntry) -> dict[str, object]:

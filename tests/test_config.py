@@ -82,3 +82,25 @@ def test_db_upgrade_reports_an_unreachable_database(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2")
     result = CliRunner().invoke(main, ["db", "upgrade"])
     assert result.exit_code != 0 and "database unreachable" in result.output
+
+
+@pytest.mark.parametrize("value", ["", " " * 40, "\t\n"])
+def test_an_empty_or_blank_secret_key_in_the_environment_is_refused_naming_it(tmp_path, value):
+    with pytest.raises(ConfigError, match="HARNESS_SECRET_KEY is empty or blank"):
+        load_settings({"HARNESS_INSTANCE_PATH": str(tmp_path), "HARNESS_SECRET_KEY": value})
+    with pytest.raises(ConfigError, match="HARNESS_SECRET_KEY is empty or blank"):
+        load_settings({"HARNESS_ENV": "production", "HARNESS_INSTANCE_PATH": str(tmp_path),
+                       "HARNESS_DATABASE_URL": "postgresql+psycopg://db/portal", "HARNESS_SECRET_KEY": value})
+
+
+@pytest.mark.parametrize("content", ["", "   \n"])
+def test_an_empty_or_blank_secret_key_file_is_refused_naming_the_file(tmp_path, content):
+    (tmp_path / "secret_key").write_text(content)
+    with pytest.raises(ConfigError, match=f"{tmp_path / 'secret_key'} is empty or blank"):
+        load_settings({"HARNESS_INSTANCE_PATH": str(tmp_path)})
+
+
+def test_the_generated_secret_key_is_written_whole_with_no_temporary_left(tmp_path):
+    key = load_settings({"HARNESS_INSTANCE_PATH": str(tmp_path)}).secret_key
+    assert (tmp_path / "secret_key").read_text() == key and len(key) >= 32
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key"]

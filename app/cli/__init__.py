@@ -9,6 +9,7 @@
     harness report ...            the A/B comparison report with a verdict                (report.py)
     harness rollout ...           staged rollout plans and their controller               (rollout.py)
     harness rehearse              load, a plan, an injected regression, the rollback      (rehearse.py)
+    harness uploads ...           reconcile upload records, retry interrupted uploads      (uploads.py)
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from app.cli.rehearse import rehearse_command
 from app.cli.rollout import rollout_group
 from app.cli.serve import serve_command
 from app.cli.shadow import shadow_group
+from app.cli.uploads import uploads_group
 
 COMMANDS = (serve_command, db_group, generate_command, flags_group, rollback_command, shadow_group, guard_command,
-            report_command, rollout_group, rehearse_command)
+            report_command, rollout_group, rehearse_command, uploads_group)
 
 
 @click.group()

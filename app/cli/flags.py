@@ -228,3 +228,36 @@ def rollback_command(reason: str, actor: str) -> None:
     states = service.rollback(actor=actor, reason=reason)
     click.echo(f"rolled back: {', '.join(state.name for state in states)} KILLED")
     click.echo(f"every process decides original within {service.ttl:g} s; `harness flags resume NAME` to undo")
+
+
+@flags_group.command("restore")
+@actor_option
+@click.option("--reason", required=True, help="Why (kept in the audit log).")
+@_operator_errors
+def restore_command(actor: str, reason: str) -> None:
+    """Write the last known flag state back to a store that lost it (restarted empty, wiped)."""
+    from app.compose import flag_loss_guard
+
+    guard = flag_loss_guard(settings())
+    if guard is None:
+        raise click.ClickException("a memory:// flag store keeps no state to restore")
+    service = open_service(settings().flag_store_url, loss_guard=guard)
+    click.get_current_context().call_on_close(service.close)
+    baseline = guard.baseline()
+    if not baseline:
+        raise click.ClickException("no last known flag state in this instance folder (flag_state.json): nothing to restore")
+    service.reload()
+    lost = service.store_loss()
+    click.echo("the store lost: " + ("; ".join(lost) if lost else "nothing against the last known state"))
+    # The audit log was wiped with the flags when it holds nothing from before the last known change.
+    newest_known = max((state.updated_at for state in baseline.values() if state.updated_at), default=None)
+    audit_wiped = newest_known is not None and not any(
+        entry.at <= newest_known for entry in service.history(limit=1000))
+    written = service.restore(actor=actor, reason=reason)
+    for state in written:
+        click.echo(f"restored {_state_line(state)}")
+    if not written:
+        click.echo("nothing to restore: the store holds the last known state")
+    if audit_wiped:
+        click.echo("note: the store's audit log was wiped with the flags (nothing from before the last known change); "
+                   "the history before the loss is gone", err=True)

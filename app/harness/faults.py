@@ -33,7 +33,7 @@ from app.ingest.context import IngestContext
 from app.ingest.database import Database
 from app.ingest.errors import DatabaseUnavailable
 from app.ingest.models import HarnessFault, utcnow
-from app.ingest.outcome import DATABASE_ERROR, FILE_ERROR, PATHS, PROCESSING_ERROR, ROUTES, Failure, Outcome, Upload
+from app.ingest.outcome import DATABASE_ERROR, PATHS, PROCESSING_ERROR, ROUTES, STORAGE_ERROR, Failure, Outcome, Upload
 
 log = logging.getLogger(__name__)
 FAULTS = HarnessFault.__table__
@@ -201,7 +201,7 @@ def injected_failure(ctx: IngestContext, upload: Upload, route: str, path: str) 
         return Outcome.failed(path, route, Failure(DATABASE_ERROR, "database_unavailable", str(exc)),
                               saved_filename=exc.saved.name)
     except OSError as exc:
-        return Outcome.failed(path, route, Failure(FILE_ERROR, "save_failed", f"the file could not be stored ({exc})"))
+        return Outcome.failed(path, route, Failure(STORAGE_ERROR, "save_failed", f"the file could not be stored ({exc})"))
     intake.mark_failed(ctx, kept.upload_id, INJECTED, started=upload.started)
     return Outcome.failed(path, route, INJECTED, upload_id=kept.upload_id, saved_filename=kept.saved.name)
 
@@ -216,14 +216,16 @@ class FaultyPath:
     faults: Faults
     sleep: Callable[[float], None] = time.sleep
 
-    def process(self, ctx: IngestContext, upload: Upload, route: str) -> Outcome:
-        """Wait and fail as injected, else run the path."""
+    def process(self, ctx: IngestContext, upload: Upload, route: str, kept=None) -> Outcome:
+        """Wait and fail as injected, else run the path (`kept`: a retry's upload, passed through)."""
         upload = intake.timed(upload)
         injection = self.faults.draw(self.name, route)
         if injection.delay_seconds:
             self.sleep(injection.delay_seconds)
         if injection.fail:
             return injected_failure(ctx, upload, route, self.name)
+        if kept is not None:
+            return self.inner.process(ctx, upload, route, kept)  # type: ignore[attr-defined]
         return self.inner.process(ctx, upload, route)  # type: ignore[attr-defined]
 
     def evaluate(self, *args, **kwargs) -> Outcome:

@@ -33,6 +33,7 @@ from prometheus_client.registry import Collector
 from app.harness.names import (
     AUTOMATIC_ACTORS,
     DECISIONS,
+    RECONCILE_ACTIONS,
     FALLBACK_SOURCES,
     ROLLBACK_TRIGGERS,
     ROLLOUT_ACTOR,
@@ -72,6 +73,10 @@ class Metrics:
                                          ["route", "path"], buckets=DURATION_BUCKETS, registry=r)
         self.shadow_fields = Counter("portal_shadow_field_mismatches", "Shadow mismatches by outcome field",
                                      ["route", "field"], registry=r)
+        self.reconciled = Counter("portal_uploads_reconciled", "Upload records the reconciler wrote or fixed, by action",
+                                  ["action"], registry=r)
+        for action in RECONCILE_ACTIONS:
+            self.reconciled.labels(action)
         for route in ROUTES:
             for path in PATHS:
                 self.requests.labels(route, path, "success", "none")
@@ -111,6 +116,12 @@ class Metrics:
         for name in {d.top for d in result.mismatched}:
             if name in SHADOW_FIELDS:
                 self.shadow_fields.labels(result.route, name).inc()
+
+    def count_reconciled(self, report) -> None:
+        """Count what one reconcile pass did (journalled files recorded, uploads interrupted, records fixed)."""
+        self.reconciled.labels("recorded").inc(len(report.journals_recorded))
+        self.reconciled.labels("interrupted").inc(len(report.interrupted))
+        self.reconciled.labels("fixed").inc(len(report.fixed))
 
     def count_fallback(self, flag: str, source: str) -> None:
         """Count a flag decision made from last-known state or the safe default."""
@@ -166,7 +177,43 @@ class FlagCollector(Collector):
         yield rollbacks
 
 
-def exposition(metrics: Metrics, flag_collector: FlagCollector, multiprocess_dir: str | None = None) -> bytes:
+class PortalCollector(Collector):
+    """Gauges read at scrape time, touching no dependency: the upload folder's free space,
+    the `interrupted` count from this process's last reconcile pass, and whether the flag
+    store lost its state."""
+
+    def __init__(self, free_space: Callable[[], tuple[int, int]], last_report: Callable[[], object],
+                 flag_loss: Callable[[], tuple[str, ...]] = lambda: ()) -> None:
+        self._free_space = free_space
+        self._last_report = last_report
+        self._flag_loss = flag_loss
+
+    def collect(self) -> Iterable:
+        """Yield the free-space and interrupted-upload gauges."""
+        free = GaugeMetricFamily("portal_upload_folder_free_bytes", "Free bytes on the upload folder's file system")
+        ratio = GaugeMetricFamily("portal_upload_folder_free_ratio", "Free fraction of the upload folder's file system")
+        try:
+            available, total = self._free_space()
+            free.add_metric([], available)
+            ratio.add_metric([], available / total if total else 0.0)
+        except OSError as exc:
+            log.warning("upload folder free space unavailable: %s", exc)
+        yield free
+        yield ratio
+        report = self._last_report()
+        interrupted = GaugeMetricFamily("portal_uploads_interrupted", "Uploads in status interrupted at the last "
+                                        "reconcile pass (the same on every instance: aggregate with max)")
+        if report is not None:
+            interrupted.add_metric([], report.interrupted_now)
+        yield interrupted
+        lost = GaugeMetricFamily("portal_flag_store_lost", "1 while the flag store has lost state this process knew "
+                                 "(decisions use the last known state)")
+        lost.add_metric([], 1.0 if self._flag_loss() else 0.0)
+        yield lost
+
+
+def exposition(metrics: Metrics, flag_collector: FlagCollector, multiprocess_dir: str | None = None,
+               portal_collector: PortalCollector | None = None) -> bytes:
     """The text exposition: every worker's values from `multiprocess_dir` when set, else this registry's."""
     registry = CollectorRegistry()
     if multiprocess_dir:
@@ -174,6 +221,8 @@ def exposition(metrics: Metrics, flag_collector: FlagCollector, multiprocess_dir
     else:
         registry.register(_Forward(metrics.registry))
     registry.register(flag_collector)
+    if portal_collector is not None:
+        registry.register(portal_collector)
     return generate_latest(registry)
 
 
@@ -203,4 +252,4 @@ def mark_worker_dead(pid: int, multiprocess_dir: str | None) -> None:
         multiprocess.mark_process_dead(pid, path=multiprocess_dir)
 
 
-__all__ = ["FlagCollector", "Metrics", "exposition", "mark_worker_dead", "prepare_multiprocess_dir"]
+__all__ = ["FlagCollector", "Metrics", "PortalCollector", "exposition", "mark_worker_dead", "prepare_multiprocess_dir"]

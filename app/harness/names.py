@@ -16,6 +16,7 @@ from app.ingest.outcome import (
     MISSING_ID,
     PROCESSING_ERROR,
     STAGED,
+    STORAGE_ERROR,
     VALIDATION_ERROR,
 )
 from flags.names import REFACTORED_STAGED_UPLOAD, REFACTORED_UPLOAD, SHADOW_STAGED_UPLOAD, SHADOW_UPLOAD
@@ -27,8 +28,13 @@ SHADOW_FLAGS = {DIRECT: SHADOW_UPLOAD, STAGED: SHADOW_STAGED_UPLOAD}
 # Whose fault an unsuccessful upload is: the user's file or action refused (4xx), or the
 # portal failing (5xx). Alerts and the guard compare only the portal's own failures.
 CLIENT_ERRORS = (FILE_ERROR, CONVERSION_FAILED, MISSING_ID, VALIDATION_ERROR, CONFLICT)
-SERVER_ERRORS = (DATABASE_ERROR, PROCESSING_ERROR)
-UPLOAD_ERROR_TYPES = (FILE_ERROR, CONVERSION_FAILED, MISSING_ID, VALIDATION_ERROR, DATABASE_ERROR, PROCESSING_ERROR)
+# `storage_error`: the upload folder's disk is full or failing (issue 17), the portal's fault.
+SERVER_ERRORS = (DATABASE_ERROR, PROCESSING_ERROR, STORAGE_ERROR)
+UPLOAD_ERROR_TYPES = (FILE_ERROR, CONVERSION_FAILED, MISSING_ID, VALIDATION_ERROR, DATABASE_ERROR, PROCESSING_ERROR,
+                      STORAGE_ERROR)
+
+# What the upload reconciler did to records (`portal_uploads_reconciled`).
+RECONCILE_ACTIONS = ("recorded", "interrupted", "fixed")
 
 # Which reasons can send a request down which path (the flag service's reasons, plus the
 # router's own fail-safe).

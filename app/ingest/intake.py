@@ -5,6 +5,19 @@ Both paths start the same way: the file is written under a safe name, then recor
 processing fails. Both end the same way too: the record says how the upload ended
 (`failed` with the error, `staged`; the review marks `confirmed` and `discarded`).
 Each path phrases its own messages; what it does is written once, here.
+
+The statuses of an upload record:
+
+    received ──> processed | staged | failed          (a path settles it)
+       │         staged ──> confirmed | discarded      (the review)
+       └──> interrupted ──(harness uploads retry)──> received ──> ...
+                                                     (app.ingest.reconcile: the worker died)
+    rejected                                          (no file: too large, none sent)
+    file_missing                                      (the reconciler found its file gone)
+
+Before the record is written the file has a journal entry beside it (`files.journal`),
+removed once the record exists; the reconciler records the journalled files the
+database never saw, as `interrupted`.
 """
 
 from __future__ import annotations
@@ -23,6 +36,18 @@ from app.ingest.field_warnings import FieldWarning, to_record
 from app.ingest.persistence import finish_upload, note_warnings, record_upload
 
 log = logging.getLogger(__name__)
+
+RECEIVED = "received"
+PROCESSED = "processed"
+STAGED_STATUS = "staged"
+FAILED = "failed"
+CONFIRMED = "confirmed"
+DISCARDED = "discarded"
+REJECTED = "rejected"
+INTERRUPTED = "interrupted"
+FILE_MISSING = "file_missing"
+# A path may still apply an upload in these statuses (the merge claims it atomically).
+OPEN_STATUSES = (RECEIVED, INTERRUPTED)
 
 
 class UploadNotRecorded(DatabaseUnavailable):
@@ -46,18 +71,25 @@ def timed(upload: Upload) -> Upload:
     return upload if upload.started is not None else dataclasses.replace(upload, started=time.perf_counter())
 
 
-def keep(ctx: IngestContext, upload: Upload, route: str, path: str) -> KeptUpload:
-    """Write the file, then record it; raises `OSError` (nothing kept) or `UploadNotRecorded`."""
+def keep(ctx: IngestContext, upload: Upload, route: str, path: str, kept: KeptUpload | None = None) -> KeptUpload:
+    """Write the file with its journal entry, then record it; raises `OSError` (nothing
+    kept) or `UploadNotRecorded` (kept and journalled). A retry passes the upload `kept` already."""
+    if kept is not None:
+        return kept
     now = ctx.clock()
-    saved = ctx.files.save_upload(upload.data, upload.filename, now)
+    sha256 = hashlib.sha256(upload.data).hexdigest()
+    journal = {"original_filename": upload.filename, "route": route, "ingest_path": path, "user": upload.user,
+               "size": len(upload.data), "sha256": sha256, "received_at": now.isoformat()}
+    saved = ctx.files.save_upload(upload.data, upload.filename, now, journal=journal)
     try:
         upload_id = record_upload(
             ctx.db, filename=upload.filename, saved_name=saved.name, route=route, ingest_path=path,
-            user=upload.user, size=len(upload.data), sha256=hashlib.sha256(upload.data).hexdigest(), now=now,
+            user=upload.user, size=len(upload.data), sha256=sha256, now=now,
             decision_reason=upload.decision,
         )
     except DatabaseUnavailable as exc:
         raise UploadNotRecorded(saved, exc) from exc
+    ctx.files.forget_journal(saved.name)
     return KeptUpload(saved, upload_id)
 
 
@@ -79,7 +111,7 @@ def settle(ctx: IngestContext, upload_id: int | None, status: str, description: 
 def mark_failed(ctx: IngestContext, upload_id: int | None, failure: Failure, id_incidence: int | None = None, *,
                 sector: str | None = None, started: float | None = None) -> None:
     """Record that an upload failed, with its error."""
-    settle(ctx, upload_id, "failed", failure.message, error_type=failure.error_type, id_incidence=id_incidence,
+    settle(ctx, upload_id, FAILED, failure.message, error_type=failure.error_type, id_incidence=id_incidence,
            sector=sector, started=started)
 
 

@@ -78,7 +78,12 @@ class UploadedFile(Base):
 
     __tablename__ = "uploaded_files"
     # Window queries (the report, the rollout gates): a time range, then route and path.
-    __table_args__ = (Index("ix_uploaded_files_window", "created_at", "route", "ingest_path"),)
+    # One kept file, one record; the reconciler finds rows by status and age (migration 0005).
+    __table_args__ = (
+        Index("ix_uploaded_files_window", "created_at", "route", "ingest_path"),
+        Index("uq_uploaded_files_path", "path", unique=True),
+        Index("ix_uploaded_files_status_updated_at", "status", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     path: Mapped[str | None] = mapped_column(Text)

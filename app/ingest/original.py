@@ -23,6 +23,7 @@ from app.ingest import field_warnings, intake, staging
 from app.ingest.context import IngestContext
 from app.ingest.errors import DatabaseUnavailable
 from app.ingest.field_warnings import FieldWarning
+from app.ingest.files import write_whole
 from app.ingest.merge import plan_merge
 from app.ingest.outcome import (
     DATABASE_ERROR,
@@ -32,6 +33,7 @@ from app.ingest.outcome import (
     ORIGINAL,
     PROCESSING_ERROR,
     STAGED,
+    STORAGE_ERROR,
     BaseLookup,
     Failure,
     Outcome,
@@ -89,7 +91,7 @@ def convert_excel_to_json(data: bytes, json_path: Path, limits) -> Path:
             "raw_contents": parsed.raw_contents,
         },
     }
-    json_path.write_text(json.dumps(document, default=_encode, ensure_ascii=False), encoding="utf-8")
+    write_whole(json_path, json.dumps(document, default=_encode, ensure_ascii=False).encode("utf-8"))
     return json_path
 
 
@@ -120,7 +122,7 @@ def _convert_and_check(data: bytes, source_name: str, json_path: Path, limits
         audit_log.info("import audit %s: conversion failed: %s", source_name, exc.message)
         return None, None, COARSE_MISSING_ID, ()
     except OSError as exc:  # the JSON conversion could not be written: the portal's fault, not the file's
-        return None, None, Failure(PROCESSING_ERROR, "save_failed", f"Error converting file: {exc.strerror or exc}"), ()
+        return None, None, Failure(STORAGE_ERROR, "save_failed", f"Error converting file: {exc.strerror or exc}"), ()
     check = check_id(parsed.raw_form.get("id_incidence"))
     if check.failure:
         return parsed, None, COARSE_MISSING_ID, warnings
@@ -134,16 +136,16 @@ def _payload_and_sector(parsed: ParsedWorkbook | None) -> tuple[dict | None, str
     return payload, payload["sector"]
 
 
-def _run(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
+def _run(ctx: IngestContext, upload: Upload, route: str, kept: intake.KeptUpload | None = None) -> Outcome:
     """The monolith: every step in one function, as the legacy portal had it."""
     upload = intake.timed(upload)
     try:
-        kept = intake.keep(ctx, upload, route, ORIGINAL)
+        kept = intake.keep(ctx, upload, route, ORIGINAL, kept)
     except intake.UploadNotRecorded as exc:
         return Outcome.failed(ORIGINAL, route, Failure(DATABASE_ERROR, "database_unavailable", f"Database error: {exc}"),
                               saved_filename=exc.saved.name)
     except OSError as exc:
-        return Outcome.failed(ORIGINAL, route, Failure(FILE_ERROR, "save_failed", f"Error saving file: {exc.strerror or exc}"))
+        return Outcome.failed(ORIGINAL, route, Failure(STORAGE_ERROR, "save_failed", f"Error saving file: {exc.strerror or exc}"))
     saved, upload_id = kept.saved, kept.upload_id
 
     def fail(failure: Failure, **data) -> Outcome:
@@ -175,7 +177,7 @@ def _run(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
                 now=ctx.clock(),
             )
         except OSError as exc:
-            return fail(Failure(PROCESSING_ERROR, "staging_failed", f"Error staging file: {exc.strerror or exc}"),
+            return fail(Failure(STORAGE_ERROR, "staging_failed", f"Error staging file: {exc.strerror or exc}"),
                         id_incidence=id_incidence, sector=sector, payload=payload, warnings=warnings)
         intake.settle(ctx, upload_id, "staged", staged_filename, id_incidence=id_incidence, sector=sector,
                       started=upload.started)
@@ -199,9 +201,9 @@ def stage_uploaded_file_for_review(ctx: IngestContext, upload: Upload) -> Outcom
     return _run(ctx, upload, STAGED)
 
 
-def process(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
-    """Run the direct or staged workflow and return its `Outcome`."""
-    return _run(ctx, upload, route)
+def process(ctx: IngestContext, upload: Upload, route: str, kept: intake.KeptUpload | None = None) -> Outcome:
+    """Run the direct or staged workflow and return its `Outcome` (`kept`: a retry's upload)."""
+    return _run(ctx, upload, route, kept)
 
 
 def evaluate(limits: Limits, upload: Upload, route: str, base_lookup: BaseLookup) -> Outcome:

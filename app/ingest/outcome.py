@@ -1,7 +1,7 @@
 """What an ingestion path produced: the same kind of `Outcome` from either path.
 
 Error types are the established system's: `file_error`, `conversion_failed`,
-`missing_id`, `validation_error`, `database_error`, `processing_error` (plus `conflict`
+`missing_id`, `validation_error`, `database_error`, `processing_error`, `storage_error` (the upload folder's disk full or failing; plus `conflict`
 for a staged confirm refused because the incidence changed). `error_code` is the
 finer reason, from which the web layer picks the HTTP status.
 """
@@ -28,6 +28,7 @@ MISSING_ID = "missing_id"
 VALIDATION_ERROR = "validation_error"
 DATABASE_ERROR = "database_error"
 PROCESSING_ERROR = "processing_error"
+STORAGE_ERROR = "storage_error"
 CONFLICT = "conflict"
 
 # How a path learns the incidence's stored `misc_json` (None: it does not exist yet).

@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from app.ingest.database import Database
-from app.ingest.errors import DatabaseUnavailable, StagedConflict
+from app.ingest.database import Database, public_reason
+from app.ingest.errors import DatabaseUnavailable, StagedConflict, UploadAlreadySettled
 from app.ingest.merge import MergePlan, audit_text, field_changes, plan_merge
 from app.ingest.models import FACILITY_LENGTH, Incidence, PortalUpdate, UploadedFile
 from app.ingest.outcome import FieldChange
@@ -67,7 +67,7 @@ def _database_errors(action: str) -> Iterator[None]:
     except IntegrityError:
         raise
     except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(f"{action}: {str(exc).splitlines()[0]}") from exc
+        raise DatabaseUnavailable(f"{action}: {public_reason(exc)}") from exc
 
 
 def elapsed(started: float | None) -> float | None:
@@ -75,29 +75,44 @@ def elapsed(started: float | None) -> float | None:
     return None if started is None else max(0.0, time.perf_counter() - started)
 
 
+_SELECT_BY_PATH = select(UPLOADED_FILES.c.id).where(UPLOADED_FILES.c.path == bindparam("b_path"))
+# A path applies an upload only while its record is still open: the merge's own UPDATE
+# claims it, so a retry and a late worker never both apply one upload.
+_CLAIM_UPLOAD = _MARK_UPLOAD.where(UPLOADED_FILES.c.status.in_(("received", "interrupted")))
+
+
 def record_upload(db: Database, *, filename: str, saved_name: str | None, route: str, ingest_path: str,
                   user: str, size: int, sha256: str | None, status: str = "received",
                   description: str | None = None, error_type: str | None = None, now: dt.datetime,
                   decision_reason: str | None = None, started: float | None = None) -> int:
     """Insert the `uploaded_files` row for an upload and return its id (a record inserted
-    already settled, a rejected upload, gets its duration from `started`)."""
-    with _database_errors("recording the upload"), db.transaction(write=True) as conn:
-        result = conn.execute(_INSERT_UPLOAD, {
-            "path": saved_name, "original_filename": clean_text(filename)[:1000], "status": status,
-            "description": description, "error_type": error_type, "route": route, "ingest_path": ingest_path,
-            "user": user, "size_bytes": size, "sha256": sha256, "created_at": now, "updated_at": now,
-            "decision_reason": decision_reason, "sector": None,
-            "duration_seconds": elapsed(started) if status != "received" else None,
-        })
-        return result.inserted_primary_key[0]
+    already settled, a rejected upload, gets its duration from `started`; the existing
+    row's id when the reconciler recorded this file already: one file, one record)."""
+    try:
+        with _database_errors("recording the upload"), db.transaction(write=True) as conn:
+            result = conn.execute(_INSERT_UPLOAD, {
+                "path": saved_name, "original_filename": clean_text(filename)[:1000], "status": status,
+                "description": description, "error_type": error_type, "route": route, "ingest_path": ingest_path,
+                "user": user, "size_bytes": size, "sha256": sha256, "created_at": now, "updated_at": now,
+                "decision_reason": decision_reason, "sector": None,
+                "duration_seconds": elapsed(started) if status != "received" else None,
+            })
+            return result.inserted_primary_key[0]
+    except IntegrityError:
+        if saved_name is None:
+            raise DatabaseUnavailable("recording the upload: the database refused the operation") from None
+        with _database_errors("recording the upload"), db.transaction() as conn:
+            return conn.execute(_SELECT_BY_PATH, {"b_path": saved_name}).scalar_one()
 
 
 def _mark_upload(conn: Connection, upload_id: int, *, status: str, now: dt.datetime, description: str | None,
                  error_type: str | None, id_incidence: int | None, sector: str | None = None,
-                 started: float | None = None) -> None:
-    conn.execute(_MARK_UPLOAD, {"b_id": upload_id, "b_status": status, "b_description": description,
-                                "b_error_type": error_type, "b_now": now, "b_incidence": id_incidence,
-                                "b_sector": str(sector)[:100] if sector else None, "b_duration": elapsed(started)})
+                 started: float | None = None, claim: bool = False) -> int:
+    """Settle the record (`claim`: only while it is still open); the number of rows changed."""
+    return conn.execute(_CLAIM_UPLOAD if claim else _MARK_UPLOAD, {
+        "b_id": upload_id, "b_status": status, "b_description": description, "b_error_type": error_type, "b_now": now,
+        "b_incidence": id_incidence, "b_sector": str(sector)[:100] if sector else None, "b_duration": elapsed(started),
+    }).rowcount
 
 
 def finish_upload(db: Database, upload_id: int, *, status: str, now: dt.datetime, description: str | None = None,
@@ -192,8 +207,11 @@ def apply_merge(db: Database, id_incidence: int, payload: Mapping, *, sector: st
             _write(conn, exists, id_incidence, plan.merged_misc_json, sector, user, now)
             _log(conn, id_incidence, plan.changes, user, comments, now)
             if upload_id is not None:
-                _mark_upload(conn, upload_id, status="processed", now=now, error_type=None, id_incidence=id_incidence,
-                             description=f"{len(plan.changes)} field(s) changed", sector=sector, started=started)
+                claimed = _mark_upload(conn, upload_id, status="processed", now=now, error_type=None,
+                                       id_incidence=id_incidence, description=f"{len(plan.changes)} field(s) changed",
+                                       sector=sector, started=started, claim=True)
+                if claimed != 1:
+                    raise UploadAlreadySettled(upload_id)  # rolls the merge back: applied at most once
             return plan
 
     return _with_insert_retry("saving the incidence", attempt)
@@ -224,3 +242,6 @@ def apply_confirmed(db: Database, id_incidence: int, *, base_misc_json: dict | N
             return changes
 
     return _with_insert_retry("saving the confirmed fields", attempt)
+
+
+database_errors = _database_errors  # the reconciler translates its failures the same way

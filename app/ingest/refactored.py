@@ -27,6 +27,7 @@ from app.ingest.outcome import (
     PROCESSING_ERROR,
     REFACTORED,
     STAGED,
+    STORAGE_ERROR,
     BaseLookup,
     Failure,
     Outcome,
@@ -150,16 +151,17 @@ def as_sentence(message: str) -> str:
 # -- the steps ------------------------------------------------------------------------------
 
 
-def save_upload(ctx: IngestContext, upload: Upload, route: str) -> SaveResult:
-    """Keep the file under a safe name and record it, before any processing."""
+def save_upload(ctx: IngestContext, upload: Upload, route: str, kept: intake.KeptUpload | None = None) -> SaveResult:
+    """Keep the file under a safe name and record it, before any processing (a retry: kept already)."""
     try:
-        kept = intake.keep(ctx, upload, route, REFACTORED)
+        kept = intake.keep(ctx, upload, route, REFACTORED, kept)
     except intake.UploadNotRecorded as exc:
         return SaveResult(False, Failure(DATABASE_ERROR, "database_unavailable",
                                          f"the upload was kept as {exc.saved.name} but could not be recorded: {exc}"),
                           exc.saved)
     except OSError as exc:
-        return SaveResult(False, Failure(FILE_ERROR, "save_failed", f"the file could not be stored ({exc.strerror or exc})"))
+        # The portal's disk, not the user's file: a server-side error (nothing partial is left).
+        return SaveResult(False, Failure(STORAGE_ERROR, "save_failed", f"the file could not be stored ({exc.strerror or exc})"))
     return SaveResult(True, None, kept.saved, kept.upload_id)
 
 
@@ -229,10 +231,10 @@ def persist_staged(ctx: IngestContext, upload: Upload, decision: UploadDecision,
 # -- public entry points --------------------------------------------------------------------
 
 
-def upload_and_process_file(ctx: IngestContext, upload: Upload) -> UploadResult:
+def upload_and_process_file(ctx: IngestContext, upload: Upload, kept: intake.KeptUpload | None = None) -> UploadResult:
     """Direct upload: save, record, convert, validate, merge, log."""
     upload = intake.timed(upload)
-    saved = save_upload(ctx, upload, DIRECT)
+    saved = save_upload(ctx, upload, DIRECT, kept)
     if not saved.success:
         return UploadResult(False, saved.failure)
     name = saved.saved.name
@@ -251,10 +253,11 @@ def upload_and_process_file(ctx: IngestContext, upload: Upload) -> UploadResult:
     return UploadResult(True, None, saved.upload_id, name, decision, applied)
 
 
-def stage_uploaded_file_for_review(ctx: IngestContext, upload: Upload) -> StagingResult:
+def stage_uploaded_file_for_review(ctx: IngestContext, upload: Upload,
+                                   kept: intake.KeptUpload | None = None) -> StagingResult:
     """Staged upload: save, record, convert, validate, write a staged file for review."""
     upload = intake.timed(upload)
-    saved = save_upload(ctx, upload, STAGED)
+    saved = save_upload(ctx, upload, STAGED, kept)
     if not saved.success:
         return StagingResult(False, saved.failure)
     name = saved.saved.name
@@ -266,7 +269,7 @@ def stage_uploaded_file_for_review(ctx: IngestContext, upload: Upload) -> Stagin
     try:
         staged_filename = persist_staged(ctx, upload, decision, saved.upload_id)
     except OSError as exc:
-        failure = Failure(PROCESSING_ERROR, "staging_failed", f"the staged file could not be written ({exc.strerror or exc})")
+        failure = Failure(STORAGE_ERROR, "staging_failed", f"the staged file could not be written ({exc.strerror or exc})")
         intake.mark_failed(ctx, saved.upload_id, failure, decision.id_incidence, sector=decision.sector,
                            started=upload.started)
         return StagingResult(False, failure, saved.upload_id, name, decision)
@@ -275,11 +278,11 @@ def stage_uploaded_file_for_review(ctx: IngestContext, upload: Upload) -> Stagin
     return StagingResult(True, None, saved.upload_id, name, decision, staged_filename)
 
 
-def process(ctx: IngestContext, upload: Upload, route: str) -> Outcome:
-    """Run the direct or staged workflow and return its `Outcome`."""
+def process(ctx: IngestContext, upload: Upload, route: str, kept: intake.KeptUpload | None = None) -> Outcome:
+    """Run the direct or staged workflow and return its `Outcome` (`kept`: a retry's upload)."""
     if route == DIRECT:
-        return upload_and_process_file(ctx, upload).outcome()
-    return stage_uploaded_file_for_review(ctx, upload).outcome()
+        return upload_and_process_file(ctx, upload, kept).outcome()
+    return stage_uploaded_file_for_review(ctx, upload, kept).outcome()
 
 
 def evaluate(limits: Limits, upload: Upload, route: str, base_lookup: BaseLookup) -> Outcome:

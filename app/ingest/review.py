@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from app.ingest import field_warnings, intake, staging
 from app.ingest.context import IngestContext
-from app.ingest.errors import MalformedStaged, NotConfirmable, NothingConfirmed
+from app.ingest.errors import MalformedStaged, NotConfirmable, NothingConfirmed, StagedConflict, StagedNotFound
 from app.ingest.outcome import FieldChange
 from app.ingest.persistence import apply_confirmed, load_misc_json, load_warnings
 
@@ -35,7 +35,12 @@ def confirm(ctx: IngestContext, id_incidence: int, filename: str, confirmed: Ite
     """Apply the confirmed fields; raises `StagedConflict` (nothing written) if the incidence
     changed since staging, `NotConfirmable` for a field that cannot be confirmed,
     `NothingConfirmed` when no field was named (the upload stays staged, nothing is stamped)."""
-    staged = staging.read_staged(ctx.files, id_incidence, filename)
+    try:
+        staged = staging.read_staged(ctx.files, id_incidence, filename)
+    except StagedNotFound:
+        if staging.was_confirmed(ctx.files, id_incidence, filename):
+            raise StagedConflict(id_incidence) from None  # someone confirmed it a moment ago: 409, as for its base
+        raise
     offered = {row.key for row in staging.review(staged, staged.base_misc_json).rows if row.confirmable}
     keys = tuple(dict.fromkeys(confirmed))
     if not keys:
@@ -52,7 +57,7 @@ def confirm(ctx: IngestContext, id_incidence: int, filename: str, confirmed: Ite
         moved.append(True)
 
     try:
-        changes = apply_confirmed(
+        changes = _apply(
             ctx.db, id_incidence, base_misc_json=staged.base_misc_json, updates=updates, sector=staged.sector,
             user=user, comments=f"confirmed staged upload {filename}", now=ctx.clock(), before_commit=move_file,
         )
@@ -63,6 +68,14 @@ def confirm(ctx: IngestContext, id_incidence: int, filename: str, confirmed: Ite
     intake.settle(ctx, staged.upload_id, "confirmed", f"{len(keys)} field(s) confirmed by {user}",
                   id_incidence=staged.id_incidence)
     return ConfirmResult(staged, keys, changes)
+
+
+def _apply(*args, **kwargs):
+    """apply_confirmed, with "the staged file was moved meanwhile" answered as the conflict it is."""
+    try:
+        return apply_confirmed(*args, **kwargs)
+    except StagedNotFound:
+        raise StagedConflict(args[1]) from None
 
 
 def discard(ctx: IngestContext, id_incidence: int, filename: str, user: str) -> staging.StagedUpload | None:

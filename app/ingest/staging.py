@@ -171,8 +171,8 @@ def list_staged(files: FileStore) -> tuple[list[StagedUpload], list[tuple[str, s
     except FileNotFoundError:
         return [], []
     for entry in entries:
-        if not entry.is_file():
-            continue
+        if not entry.is_file() or entry.name.startswith("."):
+            continue  # temporaries of writes in progress (files.PARTIAL_PREFIX) are not staged uploads
         if not NAME_PATTERN.fullmatch(entry.name):
             malformed.append((entry.name, "the name is not id_<id>_ts_<timestamp>.json"))
             continue
@@ -207,6 +207,14 @@ def move_to_processed(files: FileStore, staged: StagedUpload) -> Path:
     except FileNotFoundError:
         raise StagedNotFound(f"staged upload {staged.filename} was confirmed or discarded meanwhile") from None
     return target
+
+
+def was_confirmed(files: FileStore, id_incidence: int, filename: str) -> bool:
+    """True when the staged upload is in `processed/` (it was confirmed)."""
+    try:
+        return _path_for(files, id_incidence, filename, files.processed).exists()
+    except StagedNotFound:
+        return False
 
 
 def move_back(files: FileStore, staged: StagedUpload) -> None:

@@ -9,10 +9,10 @@ def init_app(app: Flask) -> None:
     """Register every blueprint and error handler, and what the templates share."""
     from app.forms import datetime_fields, field_labels
     from app.ingest.field_warnings import describe
-    from app.web import admin, display, errors, health, incidences, metrics, recent_uploads, staged, timefmt, uploads
+    from app.web import admin, display, errors, health, incidences, metrics, recent_uploads, retry, staged, timefmt, uploads
     from app.web.users import user_label
 
-    for blueprint in (uploads.blueprint(), staged.bp, incidences.bp, recent_uploads.bp, health.bp, metrics.bp,
+    for blueprint in (uploads.blueprint(), staged.bp, retry.bp, incidences.bp, recent_uploads.bp, health.bp, metrics.bp,
                       *admin.blueprints()):
         app.register_blueprint(blueprint)
     errors.init_app(app)

@@ -12,6 +12,9 @@ from app.web.respond import error_response
 from app.web.users import current_user
 
 
+JSON_API_PREFIXES = ("/admin/api/",)
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers."""
 
@@ -29,4 +32,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return error_response(exc.code or 500, exc.description or exc.name, status=exc.code or 500)
+        # The JSON APIs answer JSON for every status (a 405 or 404 included), whatever the client accepts.
+        api = request.path.startswith(JSON_API_PREFIXES)
+        response = error_response(exc.code or 500, exc.description or exc.name, api=api, status=exc.code or 500,
+                                  **({"code": exc.name.lower().replace(" ", "_")} if api else {}))
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response

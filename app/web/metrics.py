@@ -15,5 +15,6 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 def metrics_endpoint():
     """Prometheus text exposition (every worker's values under gunicorn)."""
     services = current_services()
-    body = exposition(services.metrics, services.flag_collector, services.settings.metrics_dir)
+    body = exposition(services.metrics, services.flag_collector, services.settings.metrics_dir,
+                      services.portal_collector)
     return Response(body, content_type=CONTENT_TYPE)

@@ -164,3 +164,22 @@ def test_metrics_count_every_upload_across_gunicorn_workers_and_survive_a_dead_w
         assert _requests_total(base) == n + 8
     finally:
         stop_portal(process)
+
+
+def test_each_instance_has_a_gunicorn_control_socket_of_its_own(tmp_path):
+    from app.cli.serve import gunicorn_options
+    from tests.conftest import make_settings
+
+    one = gunicorn_options(make_settings(tmp_path / "a", "sqlite://", port=18501))
+    other = gunicorn_options(make_settings(tmp_path / "b", "sqlite://", port=18502))
+    socket_of = lambda argv: argv[argv.index("--control-socket") + 1]  # noqa: E731
+    assert socket_of(one) != socket_of(other) and socket_of(one).startswith(str(tmp_path / "a"))
+    assert "gthread" in one and "--threads" in one
+    deep = gunicorn_options(make_settings(tmp_path / ("x" * 120), "sqlite://"))
+    assert "--no-control-socket" in deep  # too long for a Unix socket path: none rather than the shared default
+
+
+def test_a_served_instance_listens_on_its_own_control_socket(served):
+    base, instance, process = served
+    port = base.rsplit(":", 1)[1]
+    assert (instance / f"gunicorn-{port}.ctl").exists()

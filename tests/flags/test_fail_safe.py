@@ -185,7 +185,7 @@ def test_a_fallback_hook_that_raises_does_not_reach_the_caller(sqlite_service, c
 
 def test_an_unreachable_postgresql_store_can_be_opened_and_decides_safely(clock):
     url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere"
-    service = FlagService(open_store(url, connect_timeout=1), clock=clock)
+    service = FlagService(open_store(url, timeout=1), clock=clock)
     assert service.decide(REFACTORED_UPLOAD, "u").reason == Reason.STORE_FALLBACK
     with pytest.raises(StoreUnavailable):
         service.ping()

@@ -73,7 +73,7 @@ def test_no_label_carries_a_user_file_name_or_message(client):
     text = client.get("/metrics").get_data(as_text=True)
     assert "secret-name" not in text and "dana" not in text and "PDF" not in text
     labels = set(re.findall(r'(\w+)="', text))
-    assert labels <= {"route", "path", "outcome", "error_type", "flag", "reason", "source", "primary", "result", "trigger", "field", "le"}
+    assert labels <= {"route", "path", "outcome", "error_type", "flag", "reason", "source", "primary", "result", "trigger", "field", "le", "action"}
 
 
 def test_client_rejections_and_server_failures_are_told_apart():

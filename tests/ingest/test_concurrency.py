@@ -103,3 +103,22 @@ def test_simultaneous_confirms_from_one_base_apply_once(client, db, portal):
     assert sorted(results) == ["applied", "conflict", "conflict", "conflict"]
     with db.session() as s:
         assert len(s.execute(select(PortalUpdate).where(PortalUpdate.comments.like("confirmed%"))).scalars().all()) == 1
+
+
+def test_concurrent_confirms_of_one_staged_upload_are_one_200_and_the_rest_409(client, portal):
+    from tests.conftest import JSON, post_file
+
+    post_file(client, "/upload_refactored", generate_workbook("energy_v01_00", seed=1, id_incidence=5003).data)
+    names = [post_file(client, "/upload_staged_refactored",
+                       generate_workbook("energy_v01_00", seed=300 + i, id_incidence=5003).data).get_json()["staged_filename"]
+             for i in range(2)]
+    app = client.application
+
+    def confirm(name):
+        return app.test_client().post(f"/confirm_staged/5003/{name}", json={"confirm": ["facility_name"]},
+                                      headers=JSON).status_code
+
+    statuses = _run_together([lambda n=n: confirm(n) for n in names * 3])
+    late = [confirm(name) for name in names]
+    print(f"6 concurrent confirms of one base: {sorted(statuses)}; late confirms: {late}")
+    assert sorted(statuses) == [200, 409, 409, 409, 409, 409] and late == [409, 409]

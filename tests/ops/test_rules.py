@@ -40,6 +40,11 @@ EXPORTED_METRICS = frozenset({
     "portal_shadow_duration_seconds_sum",
     "portal_shadow_duration_seconds_count",
     "portal_rollbacks_total",
+    "portal_uploads_interrupted",
+    "portal_uploads_reconciled_total",
+    "portal_upload_folder_free_bytes",
+    "portal_upload_folder_free_ratio",
+    "portal_flag_store_lost",
 })
 # Written by Prometheus itself for every scrape target (PortalScrapeTargetDown reads it).
 SCRAPE_METRICS = frozenset({"up"})
@@ -296,7 +301,8 @@ def test_dashboard_has_the_panel(title_part, series):
 def test_the_app_exports_every_series_the_rules_and_dashboard_read():
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from app.harness.metrics import FlagCollector, Metrics
+    from app.harness.metrics import FlagCollector, Metrics, PortalCollector
+    from app.ingest.reconcile import ReconcileReport
     from flags import open_service
 
     service = open_service("memory://")
@@ -305,6 +311,7 @@ def test_the_app_exports_every_series_the_rules_and_dashboard_read():
     registry = CollectorRegistry()
     Metrics(registry)
     registry.register(FlagCollector(lambda: service))
+    registry.register(PortalCollector(lambda: (10, 100), lambda: ReconcileReport(interrupted_now=2), lambda: ()))
     exposition = generate_latest(registry).decode()
     exported = {line.split("{")[0].split(" ")[0] for line in exposition.splitlines() if line and not line.startswith("#")}
 

@@ -187,7 +187,7 @@ def test_a_broken_upload_folder_is_a_503_not_a_500(client, portal, path):
     portal.files.root.write_text("not a folder")  # the disk refuses every write there
     body = post_file(client, f"/upload_{path}", generate_workbook("energy_v01_00", seed=8).data)
     assert body.status_code == 503
-    assert (body.get_json()["error_type"], body.get_json()["error_code"]) == ("file_error", "save_failed")
+    assert (body.get_json()["error_type"], body.get_json()["error_code"]) == ("storage_error", "save_failed")  # the portal's disk: server-side
 
 
 def test_a_broken_json_or_staging_folder_fails_cleanly_and_is_recorded(client, db, portal):
@@ -196,7 +196,7 @@ def test_a_broken_json_or_staging_folder_fails_cleanly_and_is_recorded(client, d
     shutil.rmtree(portal.files.json_dir)
     portal.files.json_dir.write_text("not a folder")
     original = post_file(client, "/upload_original", generate_workbook("energy_v01_00", seed=9).data)
-    assert original.status_code == 503 and original.get_json()["error_type"] == "processing_error"
+    assert original.status_code == 503 and original.get_json()["error_type"] == "storage_error"
     assert post_file(client, "/upload_refactored", generate_workbook("energy_v01_00", seed=9).data).status_code == 200
     shutil.rmtree(portal.files.staging)
     portal.files.staging.write_text("not a folder")

@@ -78,7 +78,8 @@ def _every_writing_url(app, staged_url: str) -> list[tuple[str, str]]:
     """Every rule that takes POST, PUT, PATCH or DELETE, with sample arguments."""
     from flask import url_for
 
-    samples = {"id_incidence": [4401], "filename": [staged_url.rsplit("/", 1)[-1]], "name": ["refactored_upload"]}
+    samples = {"id_incidence": [4401], "filename": [staged_url.rsplit("/", 1)[-1]], "name": ["refactored_upload"],
+               "upload_id": [987654]}
     found = []
     for rule in app.url_map.iter_rules():
         names = sorted(rule.arguments)
