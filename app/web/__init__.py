@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
                       *admin.blueprints()):
         app.register_blueprint(blueprint)
     errors.init_app(app)
+    app.before_request(admin.limit_body)  # before the CSRF check reads the form
     security.init_app(app)
     timefmt.init_app(app)
     app.jinja_env.filters["user_label"] = user_label
