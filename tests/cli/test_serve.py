@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from app.workbook.generator import generate_workbook
+from loadtests.csrf import CsrfSession
 from loadtests.multipart import encode_multipart
 
 HARNESS = Path(sys.executable).with_name("harness")
@@ -90,7 +91,8 @@ def test_harness_serve_runs_the_portal_on_a_fresh_instance_folder(served):
     workbook = generate_workbook("landfill_v01_01", seed=9)
     body, content_type = encode_multipart(workbook.data, "served form.xlsx")
     request = urllib.request.Request(f"{base}/upload_refactored", data=body, method="POST",
-                                     headers={"Content-Type": content_type, "Accept": "application/json"})
+                                     headers={"Content-Type": content_type, "Accept": "application/json",
+                                              **CsrfSession.fetch(base).headers})
     with urllib.request.urlopen(request, timeout=30) as response:
         answer = json.loads(response.read())
         assert response.status == 200 and response.headers["X-Ingest-Path"] == "refactored"
@@ -108,7 +110,8 @@ def test_the_run_command_prints_where_to_go(served):
 def _post_upload(base: str, data: bytes, user: str) -> int:
     body, content_type = encode_multipart(data, "form.xlsx")
     request = urllib.request.Request(f"{base}/upload_refactored", data=body, method="POST", headers={
-        "Content-Type": content_type, "Accept": "application/json", "X-Portal-User": user})
+        "Content-Type": content_type, "Accept": "application/json", "X-Portal-User": user,
+        **CsrfSession.fetch(base).headers})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status
