@@ -167,3 +167,25 @@ def test_metrics_count_every_upload_across_gunicorn_workers_and_survive_a_dead_w
         assert _requests_total(base) == n + 8
     finally:
         stop_portal(process)
+
+
+def test_the_access_log_redacts_tokens_in_query_strings_and_never_writes_authorization(served):
+    base, _, process = served
+    secret = "admin-token-" + "s" * 24
+    request = urllib.request.Request(f"{base}/healthz?token={secret}&x=1&access_token={secret}2", headers={
+        "Referer": f"{base}/admin/?admin_token={secret}3", "Authorization": f"Bearer {secret}4"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    stop_portal(process)
+    log = process.log_path.read_text()
+    line = next(line for line in log.splitlines() if "/healthz?" in line)
+    assert secret not in log
+    assert "token=[redacted]&x=1&access_token=[redacted]" in line and "admin_token=[redacted]" in line
+
+
+def test_redact_keeps_ordinary_parameters_and_replaces_secret_ones():
+    from app.gunicorn_conf import redact
+
+    assert redact("GET /x?route=direct&limit=5 HTTP/1.1") == "GET /x?route=direct&limit=5 HTTP/1.1"
+    assert redact("/a?TOKEN=abc;password=p&next=/b") == "/a?TOKEN=[redacted];password=[redacted]&next=/b"
+    assert redact(None) is None
