@@ -108,7 +108,8 @@ def require_admin(write: bool = False) -> Callable[[Callable[..., Any]], Callabl
         def guarded(*args: Any, **kwargs: Any):
             admin = current_admin()
             if admin is None:
-                target = request.full_path if request.method == "GET" else None
+                query = request.query_string.decode("utf-8", "replace")
+                target = (request.path + (f"?{query}" if query else "")) if request.method == "GET" else None
                 return redirect(url_for("admin_pages.login", next=target), 303)
             if write and not admin.can_write:
                 return error_response(403, f"{admin.actor} is signed in read-only: nothing was changed.",
