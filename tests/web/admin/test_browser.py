@@ -142,12 +142,12 @@ def click(driver, css: str) -> None:
 
 
 def _stale(element) -> bool:
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import WebDriverException
 
     try:
         element.is_enabled()
         return False
-    except StaleElementReferenceException:
+    except WebDriverException:  # stale, or (chromedriver) "does not belong to the document"
         return True
 
 
@@ -177,7 +177,6 @@ def accessibility_problems(driver) -> list[str]:
 
 def test_an_operator_signs_in_sets_25_percent_kills_sees_the_history_and_resumes(browser, live):
     sign_in(browser, live)
-    shot(browser, "flags")
     click(browser, "a[href='/admin/flags/refactored_upload']")
     field = browser.find_element(*by("#percent-input"))
     assert field.get_attribute("value") == "25"  # the plan's next step, suggested
@@ -260,7 +259,7 @@ def test_the_pages_pass_an_accessibility_smoke_check(browser, live):
     shot(browser, "login")
     assert accessibility_problems(browser) == []
     sign_in(browser, live)
-    for page, name in (("/admin/flags", None), ("/admin/flags/refactored_upload", None), ("/admin/shadow", "shadow"),
+    for page, name in (("/admin/flags", "flags"), ("/admin/flags/refactored_upload", None), ("/admin/shadow", "shadow"),
                        ("/admin/rollout", "rollout"), ("/admin/reports", "reports"), ("/upload", None)):
         browser.get(live.url + page)
         assert accessibility_problems(browser) == [], page
@@ -288,6 +287,32 @@ def seed_mismatch(live: Live) -> None:
                 {"field": "sector", "control": "Landfill", "candidate": "landfill"}])).inserted_primary_key[0]
         conn.execute(insert(mismatch_fields), [{"mismatch_id": record_id, "route": "direct", "field": f}
                                                for f in ("payload.facility_name", "sector")])
+    from app.workbook.generator import generate_workbook
+    from tests.conftest import post_file
+
+    for n, endpoint in enumerate(("/upload_original", "/upload_original", "/upload_original", "/upload_refactored")):
+        post_file(live.app.test_client(), endpoint, generate_workbook("landfill_v01_00", seed=20 + n).data)
     metrics = services_of(live.app).metrics
     metrics.shadow_runs.labels("direct", "original", "match").inc(41)
     metrics.shadow_runs.labels("direct", "original", "mismatch").inc(1)
+
+
+def test_check_all_on_the_review_page_works_from_its_script_file_under_the_policy(browser, live):
+    from app.ingest.models import utcnow
+    from app.ingest.persistence import apply_merge
+    from app.workbook.generator import generate_workbook
+    from tests.conftest import post_file
+
+    services_of(live.app)
+    apply_merge(services_of(live.app).db, 8001, {"id_incidence": 8001, "facility_name": "Before"}, sector="Landfill",
+                user="staff", comments=None, now=utcnow())
+    workbook = generate_workbook("energy_v01_00", seed=4, id_incidence=8001)
+    staged = post_file(live.app.test_client(), "/upload_staged_original", workbook.data).get_json()["staged_filename"]
+    browser.get(f"{live.url}/review_staged/8001/{staged}")
+    click_box = browser.find_element(*by("#check-all"))
+    click_box.click()
+    boxes = browser.find_elements(*by("input[name=confirm]"))
+    assert boxes and all(box.is_selected() for box in boxes if "explicit" not in (box.get_attribute("class") or ""))
+    assert not any(box.is_selected() for box in boxes if "explicit" in (box.get_attribute("class") or ""))
+    click(browser, "button[type=submit]")
+    assert "/incidence_update/8001" in browser.current_url
