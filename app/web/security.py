@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, current_app, g, jsonify, request
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from markupsafe import Markup, escape
 
@@ -31,7 +31,23 @@ CSRF_HEADER = "X-CSRFToken"
 # A page left open over a working day still posts; a stolen token dies with its session.
 TOKEN_SECONDS = 12 * 3600
 
-csrf = CSRFProtect()
+class _HeaderFirstCSRF(CSRFProtect):
+    """`CSRFProtect` that reads the `X-CSRFToken` header before the form.
+
+    A script's token is checked without parsing its body: a forged POST is refused before
+    a byte of it is read, and an upload's own view (which times and records it, even when
+    it is too large) runs before the form is parsed.
+    """
+
+    def _get_csrf_token(self):
+        for header in current_app.config["WTF_CSRF_HEADERS"]:
+            token = request.headers.get(header)
+            if token:
+                return token
+        return super()._get_csrf_token()
+
+
+csrf = _HeaderFirstCSRF()
 
 
 def csp_nonce() -> str:
