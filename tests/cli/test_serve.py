@@ -189,3 +189,22 @@ def test_redact_keeps_ordinary_parameters_and_replaces_secret_ones():
     assert redact("GET /x?route=direct&limit=5 HTTP/1.1") == "GET /x?route=direct&limit=5 HTTP/1.1"
     assert redact("/a?TOKEN=abc;password=p&next=/b") == "/a?TOKEN=[redacted];password=[redacted]&next=/b"
     assert redact(None) is None
+
+
+def test_the_access_log_atoms_carry_no_secret_whatever_the_format():
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from app.gunicorn_conf import RedactingLogger
+
+    environ = {"REQUEST_METHOD": "GET", "RAW_URI": "/admin/?access_token=sekrit&x=1", "SERVER_PROTOCOL": "HTTP/1.1",
+               "QUERY_STRING": "access_token=sekrit&x=1", "HTTP_REFERER": "http://h/?token=sekrit",
+               "HTTP_AUTHORIZATION": "Bearer sekrit", "HTTP_COOKIE": "harness_admin=sekrit"}
+    request = SimpleNamespace(headers=[("AUTHORIZATION", "Bearer sekrit"), ("COOKIE", "harness_admin=sekrit"),
+                                       ("REFERER", "http://h/?token=sekrit")])
+    response = SimpleNamespace(status="200 OK", sent=2, headers=[])
+    atoms = RedactingLogger(Config()).atoms(response, request, environ, dt.timedelta(seconds=0.01))
+    assert "sekrit" not in repr(atoms)
+    assert atoms["r"] == "GET /admin/?access_token=[redacted]&x=1 HTTP/1.1" and atoms["{authorization}i"] == "[redacted]"

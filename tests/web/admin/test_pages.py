@@ -284,3 +284,11 @@ def test_the_rollout_and_reports_pages_say_not_available_until_their_modules_lan
     html = writer.get(page).get_data(as_text=True)
     assert "Not available yet." in html
     assert module in html and slots.MODULES[page.rsplit("/", 1)[1]] == module
+
+
+def test_an_expired_session_is_no_session(app, writer, monkeypatch):
+    import time as clock
+
+    later = clock.time() + 8 * 3600 + 5
+    monkeypatch.setattr(clock, "time", lambda: later)  # the cookie's 8 hours have passed
+    assert writer.get("/admin/flags").status_code == 303
