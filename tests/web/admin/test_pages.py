@@ -136,8 +136,8 @@ def test_the_flags_page_lists_each_flag_with_its_state_and_last_change(app, writ
 
 
 def test_the_flags_page_counts_the_users_each_path_served_in_the_last_hour(app, writer):
-    from tests.conftest import post_file
     from app.workbook.generator import generate_workbook
+    from tests.conftest import post_file
 
     flags(app).allow("refactored_upload", ["dana"], actor="alice")
     uploader = app.test_client()
