@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, flash, g, make_response, redirect, render_template, request, url_for
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.compose import current_services
 from app.harness.names import ROUTE_FLAGS
@@ -103,7 +104,10 @@ def flags_page():
         last = {state.name: next(iter(services.flags.history(flag=state.name, limit=1)), None) for state in states}
     except StoreUnavailable:
         return _page("flags.html", 503, states=[], last={}, routed={}, error="the flag store is unavailable")
-    routed = readings.routed_users(services.db, utcnow())
+    try:
+        routed = readings.routed_users(services.db, utcnow())
+    except SQLAlchemyError:  # the flags still show; the counts say they are unavailable
+        routed = {}
     return _page("flags.html", states=states, last=last, routed=routed, flag_routes=FLAG_ROUTES,
                  ttl=services.flags.ttl)
 

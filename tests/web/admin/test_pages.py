@@ -292,3 +292,17 @@ def test_an_expired_session_is_no_session(app, writer, monkeypatch):
     later = clock.time() + 8 * 3600 + 5
     monkeypatch.setattr(clock, "time", lambda: later)  # the cookie's 8 hours have passed
     assert writer.get("/admin/flags").status_code == 303
+
+
+def test_the_flags_page_still_shows_the_flags_when_the_database_is_down(tmp_path):
+    from app import create_app
+
+    down = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1"
+    app = create_app(settings=make_settings(tmp_path, down, admin_tokens=TOKENS))
+    try:
+        client = app.test_client()
+        sign_in(client)
+        page = client.get("/admin/flags")
+        assert page.status_code == 200 and b"refactored_upload" in page.data and b"unavailable (database)" in page.data
+    finally:
+        services_of(app).close()
