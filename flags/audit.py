@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["ACTIONS", "AuditEntry", "AuditQuery"]
+__all__ = ["ACTIONS", "OS_USER_MARK", "AuditEntry", "AuditQuery", "with_os_user"]
 
+# The CLI records the operating-system user beside the actor it was given:
+# "alice (os user root)". Filtering by "alice" finds those entries too.
+OS_USER_MARK = " (os user "
 ACTIONS = ("create", "percent", "allow", "deny", "unallow", "undeny", "kill", "resume", "restore")
 
 
@@ -78,7 +81,12 @@ class AuditQuery:
         """True when the entry passes every filter that is set."""
         return (
             (self.flag is None or entry.flag == self.flag)
-            and (self.actor is None or entry.actor == self.actor)
+            and (self.actor is None or entry.actor == self.actor or entry.actor.startswith(self.actor + OS_USER_MARK))
             and (self.action is None or entry.action == self.action)
             and (self.since is None or entry.at >= self.since)
         )
+
+
+def with_os_user(actor: str, os_user: str) -> str:
+    """`actor`, with the operating-system user beside it when that is someone else."""
+    return actor if actor == os_user or not os_user else f"{actor}{OS_USER_MARK}{os_user})"

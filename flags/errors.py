@@ -7,8 +7,8 @@ operator side fails loud with one of these, each carrying the context it is abou
     ├── UnknownFlag            a flag name that is not one of flags.names.ALL_FLAGS
     ├── InvalidValue           an operator-supplied value is malformed
     │   ├── InvalidPercent     rollout percent not a number in 0..100 (4 decimals at most)
-    │   ├── InvalidUserId      a user id that cannot be normalised (None, bool, empty...)
-    │   └── InvalidReason      a reason is required (kill, rollback) and was empty
+    │   ├── InvalidUserId      a user id that cannot be normalised (None, bool, empty, > 255 chars)
+    │   └── InvalidReason      a reason is required (kill, rollback) and was empty, or > 1,000 chars
     ├── InvalidStoreUrl        the flag store URL names no supported store
     └── StoreUnavailable       the store could not be read or written
         └── ConcurrentUpdate   optimistic update lost the race too many times
@@ -66,7 +66,7 @@ class InvalidUserId(InvalidValue):
 
 
 class InvalidReason(InvalidValue):
-    """A required reason (kill switch, rollback) is missing."""
+    """A required reason (kill switch, rollback) is missing, or a reason is too long."""
 
     field = "reason"
 

@@ -40,6 +40,9 @@ FallbackHook = Callable[[str, str], None]
 SYSTEM_ACTOR = "system"
 MAX_ACTOR_LENGTH = 200
 MAX_HISTORY = 1000
+# Operator input is bounded so a pasted log or a runaway script cannot fill the audit log.
+MAX_REASON_LENGTH = 1000
+MAX_USER_ID_LENGTH = 255
 
 
 @dataclass(frozen=True)
@@ -358,7 +361,7 @@ class FlagService:
         event_data: dict | None,
     ) -> list[FlagState]:
         actor = _require_actor(actor)
-        reason = (reason or "").strip() or None
+        reason = _bounded_reason(reason)
         now = self.clock.now()
         for name in names:
             self._emit(pre, name, event_data)
@@ -435,16 +438,30 @@ def _require_actor(actor: object) -> str:
     return actor
 
 
+def _bounded_reason(reason: object) -> str | None:
+    if reason is None:
+        return None
+    if not isinstance(reason, str):
+        raise InvalidReason(reason, "reason must be text")
+    reason = reason.strip()
+    if len(reason) > MAX_REASON_LENGTH:
+        raise InvalidReason(reason[:40], f"reason is {len(reason)} characters; at most {MAX_REASON_LENGTH} are kept")
+    return reason or None
+
+
 def _require_reason(reason: object) -> str:
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidReason(reason, "a reason is required")
-    return reason.strip()
+    return _bounded_reason(reason) or ""
 
 
 def _user_ids(users: Iterable[object]) -> frozenset[str]:
     if isinstance(users, (str, bytes, int)):
         users = [users]
     ids = frozenset(normalise_user_id(user) for user in users)
+    for user in ids:
+        if len(user) > MAX_USER_ID_LENGTH:
+            raise InvalidUserId(user[:40], f"user id is {len(user)} characters; at most {MAX_USER_ID_LENGTH} are allowed")
     if not ids:
         raise InvalidUserId(None, "give at least one user id")
     return ids

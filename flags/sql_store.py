@@ -33,6 +33,7 @@ from sqlalchemy import (
     delete,
     event,
     insert,
+    or_,
     select,
     update,
 )
@@ -41,7 +42,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from flags.audit import AuditEntry, AuditQuery
+from flags.audit import OS_USER_MARK, AuditEntry, AuditQuery
 from flags.errors import InvalidStoreUrl, StoreUnavailable
 from flags.state import FlagState
 from flags.store import Change, FlagStore, check_versions, retrying
@@ -242,7 +243,8 @@ class SqlFlagStore(FlagStore):
         if query.flag is not None:
             stmt = stmt.where(audit_log.c.flag == query.flag)
         if query.actor is not None:
-            stmt = stmt.where(audit_log.c.actor == query.actor)
+            stmt = stmt.where(or_(audit_log.c.actor == query.actor,
+                                  audit_log.c.actor.startswith(query.actor + OS_USER_MARK, autoescape=True)))
         if query.action is not None:
             stmt = stmt.where(audit_log.c.action == query.action)
         if query.since is not None:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from loadtests.csrf import CsrfSession
 from loadtests.expectations import BAD_VALUES, DIRECT, GOOD, ORIGINAL, REFACTORED, STAGED
 from loadtests.results import publish
 from loadtests.server import Server
@@ -53,15 +54,23 @@ class Client:
 
     def __init__(self, base_url: str, timeout: float = 30.0):
         parts = urlsplit(base_url)
-        self.host, self.port, self.timeout = parts.hostname, parts.port or 80, timeout
+        self.base_url, self.host, self.port, self.timeout = base_url, parts.hostname, parts.port or 80, timeout
+        self._csrf: CsrfSession | None = None
+
+    def csrf(self) -> dict[str, str]:
+        """The session cookie and CSRF token headers (one session, fetched before the first POST)."""
+        if self._csrf is None:
+            self._csrf = CsrfSession.fetch(self.base_url, self.timeout)
+        return self._csrf.headers
 
     def post(self, endpoint: str, sample: Sample, user: str) -> tuple[int, str | None, float]:
         """(status, X-Ingest-Path, seconds); status 0 when there was no answer."""
+        csrf = self.csrf()
         started = time.perf_counter()
         connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
             connection.request("POST", endpoint, body=sample.body, headers={
-                "Content-Type": sample.content_type, "Accept": "application/json", "X-Portal-User": user})
+                "Content-Type": sample.content_type, "Accept": "application/json", "X-Portal-User": user, **csrf})
             response = connection.getresponse()
             response.read()
             return response.status, response.getheader("X-Ingest-Path"), time.perf_counter() - started

@@ -160,16 +160,39 @@ def measure_readers(items: list[tuple[str, bytes]], rounds: int) -> dict[str, An
             for name, (_, probe) in READER_CANDIDATES.items()}
 
 
-def wsgi_post(app, path: str, body: bytes, content_type: str) -> tuple[int, str]:
-    """POST through the app's WSGI interface, as a server would; returns (status, body)."""
-    environ = {
-        "REQUEST_METHOD": "POST", "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": "",
+def wsgi_csrf(app) -> dict[str, str]:
+    """The session cookie and CSRF token a script sends with its POSTs (`GET /csrf_token` through WSGI)."""
+    cached = app.extensions.get("bench_csrf")
+    if cached is None:
+        from loadtests.csrf import TOKEN_PATH, token_from
+
+        status: list[str] = []
+        headers: list = []
+        environ = _environ("GET", TOKEN_PATH, b"", "")
+        chunks = app(environ, lambda s, h, exc_info=None: (status.append(s), headers.extend(h)))
+        try:
+            body = b"".join(chunks)
+        finally:
+            getattr(chunks, "close", lambda: None)()
+        token, cookie = token_from(int(status[0].split()[0]), body, [v for k, v in headers if k.lower() == "set-cookie"])
+        cached = app.extensions["bench_csrf"] = {"HTTP_X_CSRFTOKEN": token, "HTTP_COOKIE": cookie}
+    return cached
+
+
+def _environ(method: str, path: str, body: bytes, content_type: str) -> dict:
+    return {
+        "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": "",
         "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "5000", "SERVER_PROTOCOL": "HTTP/1.1",
         "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body)), "HTTP_ACCEPT": "application/json",
         "HTTP_HOST": "127.0.0.1:5000", "REMOTE_ADDR": "127.0.0.1", "HTTP_X_PORTAL_USER": "bench-user",
         "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "wsgi.errors": io.StringIO(),
         "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False,
     }
+
+
+def wsgi_post(app, path: str, body: bytes, content_type: str) -> tuple[int, str]:
+    """POST through the app's WSGI interface, as a server would (with the CSRF token); returns (status, body)."""
+    environ = {**_environ("POST", path, body, content_type), **wsgi_csrf(app)}
     status: list[str] = []
     chunks = app(environ, lambda s, headers, exc_info=None: status.append(s))
     try:

@@ -24,6 +24,7 @@ from typing import Any
 
 from app.compose import services_of
 from loadtests.bench_ingest import wsgi_post
+from loadtests.csrf import CsrfSession
 from loadtests.multipart import encode_multipart
 from loadtests.results import publish
 from loadtests.server import Server
@@ -83,11 +84,13 @@ def bench_scrape(uploads: int) -> dict[str, Any]:
     bodies = [encode_multipart(data, f"form{n}.xlsx") for n, data in enumerate(_workbooks(6))]
     with tempfile.TemporaryDirectory(prefix="bench-scrape-", dir=ROOT / "results") as tmp:
         with Server(Path(tmp) / "instance", workers=2, log_path=Path(tmp) / "server.log") as base:
+            csrf = CsrfSession.fetch(base)
 
             def upload(n: int) -> int:
                 body, content_type = bodies[n % len(bodies)]
                 request = urllib.request.Request(f"{base}/upload_refactored", data=body, method="POST", headers={
-                    "Content-Type": content_type, "Accept": "application/json", "X-Portal-User": f"user-{n % 500}"})
+                    "Content-Type": content_type, "Accept": "application/json", "X-Portal-User": f"user-{n % 500}",
+                    **csrf.headers})
                 with urllib.request.urlopen(request, timeout=60) as response:
                     return response.status
 

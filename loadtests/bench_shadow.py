@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from loadtests.csrf import CsrfSession
 from loadtests.multipart import encode_multipart
 from loadtests.results import publish
 from loadtests.server import Server
@@ -54,6 +55,7 @@ class Load:
 
     def __init__(self, base: str, bodies: list[tuple[bytes, str]]) -> None:
         self.base, self.bodies = base, bodies
+        self.csrf = CsrfSession.fetch(base)
         self._n = 0
         self._lock = threading.Lock()
 
@@ -64,7 +66,8 @@ class Load:
             n = self._n
         body, content_type = self.bodies[n % len(self.bodies)]
         request = urllib.request.Request(f"{self.base}/upload", data=body, method="POST", headers={
-            "Content-Type": content_type, "Accept": "application/json", "X-Portal-User": f"bench-{n % 1000}"})
+            "Content-Type": content_type, "Accept": "application/json", "X-Portal-User": f"bench-{n % 1000}",
+            **self.csrf.headers})
         started = time.perf_counter()
         with urllib.request.urlopen(request, timeout=60) as response:
             response.read()

@@ -15,6 +15,8 @@ router's sticky rollout buckets all get traffic.
 - `StagedReviewer`: `POST /upload_staged` (routed) or the pinned staged endpoints, then
   `GET /review_staged/...`, a pause, then `POST /confirm_staged/...` with the fields the
   review offers, or (`--discard-share` of the time) `POST /discard_staged_update/...`.
+- Each simulated browser first fetches its CSRF token (`GET /csrf_token`) and sends it
+  with every POST, as the portal's own pages do.
 
 `--tags routed` is what a rollout rehearsal wants (only the user-facing endpoints);
 `--tags direct` or `--tags staged` one workflow. Stepped load: add `loadtests/shape.py`
@@ -36,6 +38,8 @@ from pathlib import Path
 
 from locust import FastHttpUser, between, events, tag, task
 
+from loadtests.csrf import HEADER as CSRF_HEADER
+from loadtests.csrf import TOKEN_PATH
 from loadtests.expectations import (
     DIRECT, ORIGINAL, REFACTORED, STAGED, Verdict, classify_confirm, classify_discard, classify_review,
     classify_upload, confirmable_keys,
@@ -148,6 +152,10 @@ class PortalUser(FastHttpUser):
 
     def on_start(self) -> None:
         self.state: LoadState = self.environment.portal_load
+        # The portal refuses a form post without its session's CSRF token: fetch it once
+        # (the client keeps the session cookie) and send it with every POST.
+        response = self.client.get(TOKEN_PATH, name=TOKEN_PATH, headers={"Accept": "application/json"})
+        self.csrf_token = (_body(response) or {}).get("csrf_token", "")
         self.rng = random.Random()
         self.picker = Picker(self.state.pool, self.state.mix, self.rng)
         self.pinned_turn = self.rng.randrange(2)
@@ -163,8 +171,8 @@ class PortalUser(FastHttpUser):
         return (f"/upload_{path}" if route == DIRECT else f"/upload_staged_{path}"), path
 
     def headers(self, user: str, **extra: str) -> dict:
-        """The headers the authenticating proxy and a JSON client would send."""
-        return {"X-Portal-User": user, "Accept": "application/json", **extra}
+        """The headers the authenticating proxy and a JSON client would send (and the CSRF token)."""
+        return {"X-Portal-User": user, "Accept": "application/json", CSRF_HEADER: self.csrf_token, **extra}
 
     def upload(self, endpoint: str, route: str, pinned: str | None, user: str, sample: Sample) -> tuple[Verdict, dict | None]:
         """POST one sample and judge the answer."""

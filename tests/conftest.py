@@ -15,6 +15,7 @@ from app.config import Settings
 from app.ingest.database import Database, upgrade_schema
 from loadtests.multipart import encode_multipart
 from tests import services
+from tests.csrf import CsrfClient
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_FORMS = ROOT.parent / "shared" / "arb_forms"
@@ -27,6 +28,14 @@ def shared_forms() -> Path:
     if not (SHARED_FORMS / "samples").is_dir():
         pytest.skip(f"reference workbooks not found at {SHARED_FORMS} (only CI and developers have ../shared)")
     return SHARED_FORMS
+
+
+@pytest.fixture(autouse=True)
+def _csrf_sending_test_client(monkeypatch):
+    """Every app's `test_client()` sends the CSRF token as a script would (tests/csrf.py)."""
+    from flask import Flask
+
+    monkeypatch.setattr(Flask, "test_client_class", CsrfClient)
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ from flags import (
     UnknownFlag,
     open_service,
 )
+from flags.audit import with_os_user
 
 __all__ = ["flags_group", "rollback_command"]
 
@@ -70,10 +71,19 @@ def _operator_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+def _recorded_actor(ctx: click.Context, param: click.Parameter, actor: str) -> str:
+    """The actor as the audit log keeps it: the operating-system user beside a given --actor."""
+    actor = (actor or "").strip()
+    if not actor:
+        raise click.BadParameter("an actor is required", ctx=ctx, param=param)
+    return with_os_user(actor, _default_actor())
+
+
 actor_option = click.option(
-    "--actor", default=_default_actor, show_default="your login name", help="Who is making the change (audit log)."
+    "--actor", default=_default_actor, callback=_recorded_actor, show_default="your login name",
+    help="Who is making the change (audit log; your login name is recorded beside it).",
 )
-reason_option = click.option("--reason", default=None, help="Why (kept in the audit log).")
+reason_option = click.option("--reason", default=None, help="Why (kept in the audit log; at most 1,000 characters).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
@@ -168,7 +178,7 @@ _list_command("undeny", "undeny", "Remove users from a flag's deny list.")
 
 @flags_group.command("kill")
 @click.argument("name")
-@click.option("--reason", required=True, help="Why (required; kept in the audit log).")
+@click.option("--reason", required=True, help="Why (required; kept in the audit log; at most 1,000 characters).")
 @actor_option
 @_operator_errors
 def kill_command(name: str, reason: str, actor: str) -> None:
@@ -219,7 +229,7 @@ def history_command(flag: str | None, actor: str | None, action: str | None, sin
 
 
 @click.command("rollback")
-@click.option("--reason", required=True, help="Why (required; kept in the audit log).")
+@click.option("--reason", required=True, help="Why (required; kept in the audit log; at most 1,000 characters).")
 @actor_option
 @_operator_errors
 def rollback_command(reason: str, actor: str) -> None:

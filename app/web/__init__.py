@@ -9,13 +9,15 @@ def init_app(app: Flask) -> None:
     """Register every blueprint and error handler, and what the templates share."""
     from app.forms import datetime_fields, field_labels
     from app.ingest.field_warnings import describe
-    from app.web import admin, display, errors, health, incidences, metrics, recent_uploads, retry, staged, timefmt, uploads
+    from app.web import admin, display, errors, health, incidences, metrics, recent_uploads, retry, security, staged, timefmt, uploads
     from app.web.users import user_label
 
     for blueprint in (uploads.blueprint(), staged.bp, retry.bp, incidences.bp, recent_uploads.bp, health.bp, metrics.bp,
                       *admin.blueprints()):
         app.register_blueprint(blueprint)
     errors.init_app(app)
+    app.before_request(admin.limit_body)  # before the CSRF check reads the form
+    security.init_app(app)
     timefmt.init_app(app)
     app.jinja_env.filters["user_label"] = user_label
     app.jinja_env.globals["describe_warning"] = describe

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from loadtests.csrf import CsrfSession
+
 REQUESTS_METRIC = "portal_ingest_requests"
 _GUNICORN_LINE = re.compile(r"pid=<?(\d+)>? rid=(\S+) path=(\S+)")
 _NGINX_LINE = re.compile(r"rid=(\S+) upstream=(.+?) upstream_status=")
@@ -41,11 +43,26 @@ class Answer:
         return (self.body or {}).get("upload_id")
 
 
+_CSRF: dict[str, CsrfSession] = {}
+
+
+def _csrf_headers(base_url: str, timeout: float) -> dict[str, str]:
+    """The session cookie and CSRF token for `base_url` (fetched once; every instance shares the secret key)."""
+    session = _CSRF.get(base_url)
+    if session is None:
+        try:
+            session = _CSRF[base_url] = CsrfSession.fetch(base_url, timeout)
+        except (OSError, http.client.HTTPException, RuntimeError, ValueError):
+            return {}  # the POST below answers for itself (down, or refused without a token)
+    return session.headers
+
+
 def post(base_url: str, target: str, body: bytes = b"", content_type: str | None = None, user: str = "stack-user",
          request_id: str | None = None, timeout: float = 30.0) -> Answer:
-    """POST `body` to `target` on one connection of its own; never raises for HTTP or network errors."""
+    """POST `body` to `target` (with the portal's CSRF token) on one connection of its own; never raises."""
     url = urllib.parse.urlsplit(base_url)
-    headers = {"X-Portal-User": user, "Accept": "application/json", "Connection": "close"}
+    headers = {"X-Portal-User": user, "Accept": "application/json", "Connection": "close",
+               **_csrf_headers(base_url, min(timeout, 10.0))}
     if content_type:
         headers["Content-Type"] = content_type
     if request_id:

@@ -78,7 +78,8 @@ def test_history_lists_changes_newest_first_with_filters(run):
     run(flags_group, "set", "refactored_upload", "--percent", "25", "--actor", "alice", "--reason", "week 1")
     run(flags_group, "kill", "refactored_upload", "--reason", "errors", "--actor", "carol")
     entries = json.loads(run(flags_group, "history", "--flag", "refactored_upload", "--json").output)
-    assert [(e["action"], e["actor"]) for e in entries][:2] == [("kill", "carol"), ("percent", "alice")]
+    given = [(e["action"], e["actor"].split(" (os user ")[0]) for e in entries][:2]  # the OS user is recorded beside
+    assert given == [("kill", "carol"), ("percent", "alice")]
     assert entries[1]["old"] == 0.0 and entries[1]["new"] == 25.0 and entries[1]["reason"] == "week 1"
     text = run(flags_group, "history", "--actor", "alice").output
     assert "percent" in text and "week 1" in text and "carol" not in text
@@ -117,3 +118,29 @@ def test_an_unsupported_store_url_exits_1(tmp_path):
     result = CliRunner().invoke(flags_group, ["list"], env=env)
     assert result.exit_code == 1
     assert "unsupported flag store" in result.output
+
+
+def test_the_os_user_is_recorded_beside_the_actor_given_and_the_actor_filter_still_finds_it(run):
+    import getpass
+
+    os_user = getpass.getuser()
+    run(flags_group, "set", "refactored_upload", "--percent", "5", "--actor", "someone-else")
+    run(flags_group, "set", "refactored_upload", "--percent", "6")
+    entries = json.loads(run(flags_group, "history", "--flag", "refactored_upload", "--json").output)
+    assert [(e["action"], e["actor"]) for e in entries][:2] == [("percent", os_user),
+                                                               ("percent", f"someone-else (os user {os_user})")]
+    only = json.loads(run(flags_group, "history", "--actor", "someone-else", "--json").output)
+    assert only and {e["actor"] for e in only} == {f"someone-else (os user {os_user})"}
+    assert "percent" in [e["action"] for e in only]  # (the first change also created the flag)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["set", "refactored_upload", "--percent", "5", "--reason", "r" * 1001], "at most 1000"),
+    (["kill", "refactored_upload", "--reason", "r" * 1001], "at most 1000"),
+    (["allow", "refactored_upload", "u" * 256], "at most 255"),
+])
+def test_input_past_its_bound_is_refused_with_a_message_and_changes_nothing(run, args, message):
+    result = run(flags_group, *args)
+    assert result.exit_code == 2 and message in result.output
+    state = json.loads(run(flags_group, "show", "refactored_upload", "--json").output)
+    assert state["percent"] == 0 and not state["killed"] and state["allow"] == []

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from app.workbook.generator import generate_workbook
+from loadtests.csrf import CsrfSession
 from loadtests.multipart import encode_multipart
 
 HARNESS = Path(sys.executable).with_name("harness")
@@ -90,7 +91,8 @@ def test_harness_serve_runs_the_portal_on_a_fresh_instance_folder(served):
     workbook = generate_workbook("landfill_v01_01", seed=9)
     body, content_type = encode_multipart(workbook.data, "served form.xlsx")
     request = urllib.request.Request(f"{base}/upload_refactored", data=body, method="POST",
-                                     headers={"Content-Type": content_type, "Accept": "application/json"})
+                                     headers={"Content-Type": content_type, "Accept": "application/json",
+                                              **CsrfSession.fetch(base).headers})
     with urllib.request.urlopen(request, timeout=30) as response:
         answer = json.loads(response.read())
         assert response.status == 200 and response.headers["X-Ingest-Path"] == "refactored"
@@ -108,7 +110,8 @@ def test_the_run_command_prints_where_to_go(served):
 def _post_upload(base: str, data: bytes, user: str) -> int:
     body, content_type = encode_multipart(data, "form.xlsx")
     request = urllib.request.Request(f"{base}/upload_refactored", data=body, method="POST", headers={
-        "Content-Type": content_type, "Accept": "application/json", "X-Portal-User": user})
+        "Content-Type": content_type, "Accept": "application/json", "X-Portal-User": user,
+        **CsrfSession.fetch(base).headers})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status
@@ -183,3 +186,44 @@ def test_a_served_instance_listens_on_its_own_control_socket(served):
     base, instance, process = served
     port = base.rsplit(":", 1)[1]
     assert (instance / f"gunicorn-{port}.ctl").exists()
+
+
+def test_the_access_log_redacts_tokens_in_query_strings_and_never_writes_authorization(served):
+    base, _, process = served
+    secret = "admin-token-" + "s" * 24
+    request = urllib.request.Request(f"{base}/healthz?token={secret}&x=1&access_token={secret}2", headers={
+        "Referer": f"{base}/admin/?admin_token={secret}3", "Authorization": f"Bearer {secret}4"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    stop_portal(process)
+    log = process.log_path.read_text()
+    line = next(line for line in log.splitlines() if "/healthz?" in line)
+    assert secret not in log
+    assert "token=[redacted]&x=1&access_token=[redacted]" in line and "admin_token=[redacted]" in line
+
+
+def test_redact_keeps_ordinary_parameters_and_replaces_secret_ones():
+    from app.gunicorn_conf import redact
+
+    assert redact("GET /x?route=direct&limit=5 HTTP/1.1") == "GET /x?route=direct&limit=5 HTTP/1.1"
+    assert redact("/a?TOKEN=abc;password=p&next=/b") == "/a?TOKEN=[redacted];password=[redacted]&next=/b"
+    assert redact(None) is None
+
+
+def test_the_access_log_atoms_carry_no_secret_whatever_the_format():
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from app.gunicorn_conf import RedactingLogger
+
+    environ = {"REQUEST_METHOD": "GET", "RAW_URI": "/admin/?access_token=sekrit&x=1", "SERVER_PROTOCOL": "HTTP/1.1",
+               "QUERY_STRING": "access_token=sekrit&x=1", "HTTP_REFERER": "http://h/?token=sekrit",
+               "HTTP_AUTHORIZATION": "Bearer sekrit", "HTTP_COOKIE": "harness_admin=sekrit"}
+    request = SimpleNamespace(headers=[("AUTHORIZATION", "Bearer sekrit"), ("COOKIE", "harness_admin=sekrit"),
+                                       ("REFERER", "http://h/?token=sekrit")])
+    response = SimpleNamespace(status="200 OK", sent=2, headers=[])
+    atoms = RedactingLogger(Config()).atoms(response, request, environ, dt.timedelta(seconds=0.01))
+    assert "sekrit" not in repr(atoms)
+    assert atoms["r"] == "GET /admin/?access_token=[redacted]&x=1 HTTP/1.1" and atoms["{authorization}i"] == "[redacted]"

@@ -24,6 +24,9 @@ NORMALISE = (
     (re.compile(r"id_(\d+)_ts_\d{8}_\d{6}_\d{6}(?:_\d+)?\.json"), r"id_\1_ts_<stamp>.json"),
     (re.compile(r"(upload #|Upload #|kept as )\d+"), r"\1<id>"),
     (re.compile(r"\d{8}_\d{6}_\d{6}_[\w.-]+"), "<saved name>"),
+    # per session and per request: the CSRF token and the style nonce (app/web/security.py)
+    (re.compile(r'(name="csrf_token" value="|name="csrf-token" content=")[^"]+"'), r'\1<csrf>"'),
+    (re.compile(r'nonce="[^"]+"'), 'nonce="<nonce>"'),
 )
 UPLOAD_ERROR = re.compile(r'<div class="muted upload-error" data-error-type="(\w*)">.*?</div>', re.S)
 INGEST_PATH = re.compile(r'<span class="ingest-path">\w+</span>')

@@ -3,7 +3,10 @@
 Tokens come from `HARNESS_ADMIN_TOKENS`, each with the actor name written to audit logs;
 there is no default token: with none configured every admin request is refused (401).
 A missing or wrong token is 401, a read-only token asking to write 403. Tokens are
-compared in constant time against every configured token.
+compared in constant time against every configured token. These APIs read no cookie.
+
+Every admin request (API and pages) carries at most `MAX_BODY_BYTES`: a larger body is
+400 with a message before anything reads it (`limit_body`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from app.compose import current_services
 from app.config import AdminToken
 from app.web.respond import error_response
 
-__all__ = ["api_error", "match_token", "require_token"]
+__all__ = ["MAX_BODY_BYTES", "api_error", "limit_body", "match_token", "require_token"]
+
+MAX_BODY_BYTES = 64 * 1024
 
 
 def match_token(presented: str, tokens: tuple[AdminToken, ...]) -> AdminToken | None:
@@ -35,6 +40,19 @@ def match_token(presented: str, tokens: tuple[AdminToken, ...]) -> AdminToken | 
 def api_error(status: int, error: str, message: str, **extra: Any):
     """The admin APIs' JSON error answer (`error_response` in its API form)."""
     return error_response(status, message, code=error, api=True, **extra)
+
+
+def limit_body():
+    """App `before_request`, ahead of the CSRF check: an admin request's body past `MAX_BODY_BYTES` is 400."""
+    if not request.path.startswith("/admin"):
+        return None
+    length = request.content_length
+    if length is not None and length > MAX_BODY_BYTES:
+        message = f"the request body is {length} bytes; admin requests carry at most {MAX_BODY_BYTES} bytes; nothing was changed"
+        return error_response(400, message, code="body_too_large", api=request.path.startswith("/admin/api/"))
+    # A body without a length (chunked) is cut at the same bound when read.
+    request.max_content_length = MAX_BODY_BYTES
+    return None
 
 
 def require_token(write: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -14,6 +14,7 @@ from app import create_app
 from app.compose import services_of
 from app.config import AdminToken
 from app.workbook.generator import generate_workbook
+from loadtests.csrf import CsrfSession
 from loadtests.multipart import encode_multipart
 from tests.cli.test_serve import start_portal, stop_portal
 from tests.conftest import make_settings, post_file
@@ -83,7 +84,8 @@ def _request(method: str, url: str, body: dict | None = None, token: str = RW):
 def _upload(base: str) -> tuple[int, dict]:
     body, content_type = encode_multipart(generate_workbook("energy_v01_00", seed=42).data, "form.xlsx")
     request = urllib.request.Request(f"{base}/upload_refactored", data=body, method="POST",
-                                     headers={"Content-Type": content_type, "Accept": "application/json"})
+                                     headers={"Content-Type": content_type, "Accept": "application/json",
+                                              **CsrfSession.fetch(base).headers})
     try:
         with urllib.request.urlopen(request, timeout=20) as response:
             return response.status, json.loads(response.read())

@@ -174,3 +174,25 @@ def test_an_unreachable_store_answers_503_and_the_app_still_starts(tmp_path):
     assert response.json["error"] == "store_unavailable"
     assert services_of(app).flags.decide("refactored_upload", "u").reason == "store_fallback"
     services_of(app).flags.close()
+
+
+@pytest.mark.parametrize("url, method, body, error", [
+    ("/admin/api/flags/refactored_upload/percent", "put", {"percent": 5, "reason": "r" * 1001}, "invalid_reason"),
+    ("/admin/api/flags/refactored_upload/kill", "post", {"reason": "r" * 1001}, "invalid_reason"),
+    ("/admin/api/flags/rollback", "post", {"reason": "r" * 15_000}, "invalid_reason"),
+    ("/admin/api/flags/refactored_upload/allow", "post", {"users": ["u" * 256]}, "invalid_user"),
+])
+def test_input_past_its_bound_is_400_with_a_message_and_nothing_is_stored(client, url, method, body, error):
+    response = getattr(client, method)(url, json=body, headers=auth())
+    assert response.status_code == 400 and response.json["error"] == error
+    assert "at most" in response.json["message"]
+    state = client.get("/admin/api/flags/refactored_upload", headers=auth()).json["flag"]
+    assert state["percent"] == 0 and not state["killed"] and state["allow"] == []
+    assert client.get("/admin/api/flags/history?action=kill", headers=auth()).json["entries"] == []
+
+
+def test_a_body_past_64_kb_is_400_before_it_is_parsed(client):
+    response = client.post("/admin/api/flags/refactored_upload/kill", data=b'{"reason": "' + b"r" * 70_000 + b'"}',
+                           content_type="application/json", headers=auth())
+    assert response.status_code == 400 and response.json["error"] == "body_too_large"
+    assert "65536" in response.json["message"]

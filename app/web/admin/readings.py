@@ -1,0 +1,80 @@
+"""What the admin pages show, read from the portal's collaborators (no Flask here).
+
+- `routed_users`: distinct users whose uploads each path served in the last hour, per
+  route, from the uploads table (every upload is recorded there before it is processed).
+- `shadow_results`: shadow runs by route and result since the workers started, from the
+  `portal_shadow_runs_total` counters (every worker's values under gunicorn).
+- `next_step`: the rollout step to suggest after the current percent (the plan's steps).
+- `wait_until_killed`: how long a rollback took to reach this worker's decisions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+from prometheus_client import CollectorRegistry, multiprocess
+from sqlalchemy import func, select
+
+from app.harness.metrics import SHADOW_RESULTS, Metrics
+from app.ingest.database import Database
+from app.ingest.models import UploadedFile
+from app.ingest.outcome import PATHS, ROUTES
+from flags import FlagService
+
+__all__ = ["DEFAULT_STEPS", "next_step", "routed_users", "shadow_results", "wait_until_killed"]
+
+# The rollout plan's default steps (issue 12); the controller's own plan replaces them when it lands.
+DEFAULT_STEPS: tuple[float, ...] = (25.0, 50.0, 75.0, 100.0)
+
+
+def next_step(percent: float, steps: Sequence[float] = DEFAULT_STEPS) -> float | None:
+    """The first step above `percent`, or None at the last step."""
+    return next((step for step in steps if step > percent), None)
+
+
+def routed_users(db: Database, now: dt.datetime, window: dt.timedelta = dt.timedelta(hours=1)) -> dict[str, dict[str, int]]:
+    """{route: {path: distinct users}} for uploads received in the window before `now`."""
+    counts = {route: {path: 0 for path in PATHS} for route in ROUTES}
+    query = (select(UploadedFile.route, UploadedFile.ingest_path, func.count(func.distinct(UploadedFile.user)))
+             .where(UploadedFile.created_at >= now - window)
+             .group_by(UploadedFile.route, UploadedFile.ingest_path))
+    with db.session() as session:
+        for route, path, users in session.execute(query):
+            if route in counts and path in counts[route]:
+                counts[route][path] = int(users)
+    return counts
+
+
+def shadow_results(metrics: Metrics, multiprocess_dir: str | None) -> dict[str, dict[str, int]]:
+    """{route: {result: runs}} summed over every worker (and over which path was primary)."""
+    if multiprocess_dir:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=multiprocess_dir)
+        families: Iterable = registry.collect()
+    else:
+        families = metrics.registry.collect()
+    results = {route: dict.fromkeys(SHADOW_RESULTS, 0) for route in ROUTES}
+    for family in families:
+        if family.name != "portal_shadow_runs":
+            continue
+        for sample in family.samples:
+            if not sample.name.endswith("_total"):
+                continue
+            route, result = sample.labels.get("route"), sample.labels.get("result")
+            if route in results and result in results[route]:
+                results[route][result] += int(sample.value)
+    return results
+
+
+def wait_until_killed(service: FlagService, flags: Sequence[str], started: float, limit: float,
+                      clock: Callable[[], float] = time.perf_counter, pause: Callable[[float], None] = time.sleep) -> float | None:
+    """Seconds from `started` until this worker's decisions see every one of `flags` killed (None past `limit`)."""
+    while True:
+        snapshot = service.snapshot()
+        if all((status := snapshot.get(name)) is not None and status.killed for name in flags):
+            return clock() - started
+        if clock() - started > limit:
+            return None
+        pause(0.01)
