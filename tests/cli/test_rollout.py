@@ -7,7 +7,12 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from app.cli.flags import _default_actor
 from app.cli.rollout import rollout_group
+from flags.audit import with_os_user
+
+# The CLI records the operating-system user beside the --actor it is given.
+DANA = with_os_user("dana", _default_actor())
 
 
 @pytest.fixture
@@ -56,10 +61,10 @@ def test_start_pause_resume_abort_and_history_tell_the_story(run):
     assert run("abort", "refactored_upload").exit_code == 2  # --reason is required
     assert "aborted" in run("abort", "refactored_upload", "--reason", "wrong week", "--actor", "dana").output
     plans = json.loads(run("status", "--json").output)["plans"]
-    assert plans[0]["status"] == "aborted" and plans[0]["reason"] == "aborted by dana: wrong week"
+    assert plans[0]["status"] == "aborted" and plans[0]["reason"] == f"aborted by {DANA}: wrong week"
     actions = [d["action"] for d in json.loads(run("history", "refactored_upload", "--json").output)]
     assert actions == ["abort", "resume", "pause", "start"]
-    assert "paused by dana: lunch" in run("history", "refactored_upload").output
+    assert f"paused by {DANA}: lunch" in run("history", "refactored_upload").output
 
 
 def test_run_applies_the_first_step_and_says_it_holds_the_lease(run):
