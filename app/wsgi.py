@@ -2,7 +2,17 @@
 
 Each worker imports this module (no preload), so each starts its own background work
 here: the upload reconciler's periodic pass (tests build apps without it).
+
+Workers are threaded (gthread): the readers' lazy imports (openpyxl, its date and number
+helpers, python-calamine) are done here, once, before any request thread runs. Two
+request threads importing openpyxl at once raised `_DeadlockError` (a 500) in the
+burst test.
 """
+
+import openpyxl  # noqa: F401  (see above)
+import openpyxl.styles.numbers  # noqa: F401
+import openpyxl.utils.datetime  # noqa: F401
+import python_calamine  # noqa: F401
 
 from app import create_app
 from app.compose import services_of

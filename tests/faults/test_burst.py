@@ -4,6 +4,8 @@ disk has exactly one record, every record's file exists, and nothing was applied
 
 from __future__ import annotations
 
+import functools
+
 import http.client
 import os
 import signal
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from loadtests.csrf import CsrfSession
 from app.workbook.generator import generate_workbook
 from loadtests.multipart import encode_multipart
 from tests.cli.test_serve import _workers, start_portal, stop_portal
@@ -25,11 +28,18 @@ HARNESS = Path(sys.executable).with_name("harness")
 URLS = ("/upload_refactored", "/upload_original", "/upload_staged_refactored", "/upload_staged_original")
 
 
+@functools.lru_cache(maxsize=None)
+def csrf_headers(port: int) -> dict[str, str]:
+    """The session cookie and CSRF token a script sends with its uploads (one per portal; its workers share the key)."""
+    return CsrfSession.fetch(f"http://127.0.0.1:{port}").headers
+
+
 def _post(port: int, url: str, data: bytes, name: str) -> str:
     body, content_type = encode_multipart(data, name)
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        connection.request("POST", url, body=body, headers={"Content-Type": content_type, "Accept": "application/json"})
+        connection.request("POST", url, body=body, headers={"Content-Type": content_type, "Accept": "application/json",
+                                                            **csrf_headers(port)})
         return str(connection.getresponse().status)
     except (ConnectionError, http.client.HTTPException, OSError) as error:
         return f"reset ({type(error).__name__})"

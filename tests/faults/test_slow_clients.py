@@ -4,17 +4,26 @@ sockets), and each slow client is cut off after the body deadline."""
 
 from __future__ import annotations
 
+import functools
+
 import http.client
 import socket
 import threading
 import time
 
+from loadtests.csrf import CsrfSession
 from app.workbook.generator import generate_workbook
 from loadtests.multipart import encode_multipart
 from tests.cli.test_serve import start_portal, stop_portal
 
 SLOW_CLIENTS = 10
 BODY_TIMEOUT_S = 8
+
+
+@functools.lru_cache(maxsize=None)
+def csrf_headers(port: int) -> dict[str, str]:
+    """The session cookie and CSRF token a script sends with its uploads (one per portal; its workers share the key)."""
+    return CsrfSession.fetch(f"http://127.0.0.1:{port}").headers
 
 
 def _slow_client(port: int, results: list, stop: threading.Event) -> None:
@@ -62,7 +71,7 @@ def _upload(port: int, data: bytes) -> tuple[int, float]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         connection.request("POST", "/upload_refactored", body=body,
-                           headers={"Content-Type": content_type, "Accept": "application/json"})
+                           headers={"Content-Type": content_type, "Accept": "application/json", **csrf_headers(port)})
         status = connection.getresponse().status
     finally:
         connection.close()
