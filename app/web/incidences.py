@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -11,6 +13,8 @@ from app.forms import all_schemas
 from app.ingest import field_warnings, listing
 from app.ingest.models import Incidence, PortalUpdate
 from app.web.respond import error_response, wants_json
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("incidences", __name__)
 HISTORY_ROWS = 200
@@ -48,7 +52,8 @@ def list_incidences():
     except listing.BadCursor as exc:
         return error_response(400, str(exc))
     except SQLAlchemyError as exc:
-        return error_response(503, f"the database is unavailable: {str(exc).splitlines()[0]}")
+        log.warning("listing: the database is unavailable: %s", exc)
+        return error_response(503, "the database is unavailable; try again in a minute")
     if wants_json():
         return jsonify({"incidences": [{"id_incidence": r.id_incidence, "sector": r.sector, "facility_name": r.facility_name,
                                         "updated_at": r.updated_at.isoformat(), "updated_by": r.updated_by} for r in page.rows],
@@ -72,7 +77,8 @@ def incidence_update(id_incidence: int):
             ).scalars().all()
         warned = listing.recent_warnings(db, id_incidence) if incidence is not None else ()
     except SQLAlchemyError as exc:
-        return error_response(503, f"the database is unavailable: {str(exc).splitlines()[0]}")
+        log.warning("listing: the database is unavailable: %s", exc)
+        return error_response(503, "the database is unavailable; try again in a minute")
     if incidence is None:
         return error_response(404, f"incidence {id_incidence} does not exist")
     uploads = [(u, field_warnings.from_record(u.warnings)) for u in warned]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, jsonify, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -10,6 +12,8 @@ from app.ingest import listing
 from app.ingest.outcome import PATHS, ROUTES
 from app.web.incidences import page_size_arg
 from app.web.respond import error_response, wants_json
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("recent_uploads", __name__)
 # How an upload's record ends (`received` until processing ends; `interrupted` when a crash
@@ -31,7 +35,8 @@ def list_uploads():
     except listing.BadCursor as exc:
         return error_response(400, str(exc))
     except SQLAlchemyError as exc:
-        return error_response(503, f"the database is unavailable: {str(exc).splitlines()[0]}")
+        log.warning("listing: the database is unavailable: %s", exc)
+        return error_response(503, "the database is unavailable; try again in a minute")
     if wants_json():
         return jsonify({"uploads": [{"id": r.id, "original_filename": r.original_filename, "status": r.status,
                                      "error_type": r.error_type, "description": r.description, "route": r.route,
