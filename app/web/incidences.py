@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -12,9 +10,8 @@ from app.compose import current_services
 from app.forms import all_schemas
 from app.ingest import field_warnings, listing
 from app.ingest.models import Incidence, PortalUpdate
-from app.web.respond import error_response, wants_json
-
-log = logging.getLogger(__name__)
+from app.web.listing import kept_args, run_listing
+from app.web.respond import database_unavailable, error_response, wants_json
 
 bp = Blueprint("incidences", __name__)
 HISTORY_ROWS = 200
@@ -31,13 +28,6 @@ def _sectors() -> list[str]:
     return sorted({s.sector for s in all_schemas() if s.sector})
 
 
-def page_size_arg() -> int:
-    try:
-        return listing.page_size(int(request.args["per_page"]) if "per_page" in request.args else None)
-    except ValueError:
-        raise listing.BadCursor("per_page must be a whole number") from None
-
-
 @bp.get("/incidences")
 def list_incidences():
     """Incidences last updated first; search by id, sector or facility; paged."""
@@ -46,22 +36,15 @@ def list_incidences():
     if id_text and not (id_text.isdigit() and id_text.isascii() and len(id_text) <= 18):
         return error_response(400, f"the incidence id must be a whole number, not {id_text[:40]!r}")
     search = listing.IncidenceSearch(int(id_text) if id_text else None, args["sector"] or None, args["facility"] or None)
-    after = request.args.get("after") or None
-    try:
-        page = listing.list_incidences(current_services().db, search, after=after, limit=page_size_arg())
-    except listing.BadCursor as exc:
-        return error_response(400, str(exc))
-    except SQLAlchemyError as exc:
-        log.warning("listing: the database is unavailable: %s", exc)
-        return error_response(503, "the database is unavailable; try again in a minute")
+    page, failed = run_listing(lambda after, limit: listing.list_incidences(current_services().db, search,
+                                                                            after=after, limit=limit))
+    if failed is not None:
+        return failed
     if wants_json():
         return jsonify({"incidences": [{"id_incidence": r.id_incidence, "sector": r.sector, "facility_name": r.facility_name,
                                         "updated_at": r.updated_at.isoformat(), "updated_by": r.updated_by} for r in page.rows],
                         "next": page.next_cursor})
-    kept = {k: v for k, v in args.items() if v}
-    if after:
-        kept["after"] = after
-    return render_template("incidences.html", page=page, args=kept, sectors=_sectors())
+    return render_template("incidences.html", page=page, args=kept_args(args), sectors=_sectors())
 
 
 @bp.get("/incidence_update/<int:id_incidence>")
@@ -77,8 +60,7 @@ def incidence_update(id_incidence: int):
             ).scalars().all()
         warned = listing.recent_warnings(db, id_incidence) if incidence is not None else ()
     except SQLAlchemyError as exc:
-        log.warning("listing: the database is unavailable: %s", exc)
-        return error_response(503, "the database is unavailable; try again in a minute")
+        return database_unavailable(exc)
     if incidence is None:
         return error_response(404, f"incidence {id_incidence} does not exist")
     uploads = [(u, field_warnings.from_record(u.warnings)) for u in warned]

@@ -12,9 +12,12 @@ first release (docs/flags.md).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import jsonify, make_response, render_template, request
+
+log = logging.getLogger(__name__)
 
 # error_code -> HTTP status; anything unlisted is a server fault (500).
 STATUS_BY_CODE = {
@@ -72,3 +75,10 @@ def error_response(http_status: int, message: str, *, code: str | None = None, a
     if http_status == 401 and api:
         response.headers["WWW-Authenticate"] = 'Bearer realm="harness-admin"'
     return response
+
+
+def database_unavailable(exc: BaseException, consequence: str = "try again in a minute"):
+    """The 503 for a database outage: a plain message for the user, the detail (which names the
+    server's host and port) only in the log (issue 17)."""
+    log.warning("the database is unavailable: %s", exc)
+    return error_response(503, f"the database is unavailable; {consequence}")

@@ -16,7 +16,7 @@ from app.ingest.errors import (
     StagedNotFound,
 )
 from app.web.bodies import BadBody, json_object
-from app.web.respond import error_response, wants_json
+from app.web.respond import database_unavailable, error_response, wants_json
 from app.web.users import current_user
 
 bp = Blueprint("staged", __name__)
@@ -50,7 +50,7 @@ def review_staged(id_incidence: int, filename: str):
     except MalformedStaged as exc:
         return error_response(422, f"the staged file cannot be read: {exc}")
     except DatabaseUnavailable as exc:
-        return error_response(503, f"the database is unavailable: {exc}")
+        return database_unavailable(exc, "try again in a minute")
     if wants_json():
         return jsonify({
             **_staged_json(review.staged), "stale": review.stale,
@@ -98,7 +98,7 @@ def confirm_staged(id_incidence: int, filename: str):
             return error_response(409, message, error_type="conflict")
         return _review_again(ctx, id_incidence, filename, message, 409)
     except DatabaseUnavailable as exc:
-        return error_response(503, f"the database is unavailable, nothing was saved: {exc}")
+        return database_unavailable(exc, "nothing was saved; try again in a minute")
     if wants_json():
         return jsonify({"ok": True, "id_incidence": id_incidence, "applied": list(result.applied),
                         "changes": len(result.changes)})
