@@ -16,7 +16,7 @@ import re
 import threading
 from pathlib import Path
 
-from flask import abort, current_app, flash, g, redirect, send_from_directory, url_for
+from flask import abort, current_app, flash, g, redirect, request, send_from_directory, url_for
 
 from app.compose import current_services
 from app.web.admin.pages import _page, bp
@@ -102,8 +102,6 @@ def reports_page():
 @require_admin(write=True)
 def new_report():
     """Start making a report over the chosen window in the background (one at a time)."""
-    from flask import request
-
     span = request.form.get("span", "")
     if span not in SPANS:
         return _page("message.html", 400, title="No report started",
