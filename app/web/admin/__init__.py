@@ -11,6 +11,6 @@ __all__ = ["blueprints", "limit_body"]
 
 def blueprints() -> tuple[Blueprint, ...]:
     """Every admin blueprint, in the order they are registered."""
-    from app.web.admin import faults_api, flags_api, pages, rollout_api, shadow_api
+    from app.web.admin import faults_api, flags_api, pages, reports_pages, rollout_api, rollout_pages, shadow_api  # noqa: F401
 
     return (pages.bp, flags_api.bp, shadow_api.bp, faults_api.bp, rollout_api.bp)

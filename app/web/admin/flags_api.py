@@ -8,6 +8,7 @@ to write 403. Views only translate HTTP to `flags.FlagService` calls.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from app.compose import current_services
+from app.web.admin import readings
 from app.web.bodies import BadBody, json_object
 from app.web.admin.auth import api_error as _error
 from app.web.admin.auth import require_token as _require_token
@@ -157,5 +159,12 @@ def resume(name: str):
 def rollback():
     """Kill every refactored flag at once: {"reason": "..."} (required)."""
     data = _body()
-    states = flag_service().rollback(actor=g.flag_actor, reason=_reason(data) or "")
-    return jsonify({"flags": [state.to_dict() for state in states], "propagation_seconds": flag_service().ttl})
+    service = flag_service()
+    started = time.perf_counter()
+    states = service.rollback(actor=g.flag_actor, reason=_reason(data) or "")
+    written = time.perf_counter() - started
+    seen = readings.wait_until_killed(service, [s.name for s in states], started, limit=max(5.0, 3 * service.ttl))
+    # Measured on the worker that served the call; every other worker is bounded by its refresh (ttl).
+    return jsonify({"flags": [state.to_dict() for state in states], "propagation_seconds": service.ttl,
+                    "written_seconds": round(written, 4),
+                    "seen_by_this_worker_seconds": None if seen is None else round(seen, 4)})

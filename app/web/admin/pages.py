@@ -1,4 +1,4 @@
-"""The admin pages under /admin: sign-in, flags, one flag, rollback everything, shadow, rollout, reports.
+"""The admin pages under /admin: sign-in, flags, one flag, rollback everything, shadow (rollout and reports beside).
 
 Views translate forms to `flags.FlagService` calls, as the JSON API does, and render
 templates in `app/templates/admin/`. Every page needs a signed-in admin (`session.py`);
@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.compose import current_services
 from app.harness.names import ROUTE_FLAGS
 from app.ingest.models import utcnow
-from app.web.admin import readings, slots
+from app.web.admin import readings
 from app.web.admin.auth import match_token
 from app.web.admin.session import current_admin, require_admin, safe_next, sign_in, sign_out
 from flags import REFACTORED_FLAGS, FlagError, InvalidValue, StoreUnavailable, UnknownFlag
@@ -248,7 +248,7 @@ def rollback():
     return _page("rolled_back.html", states=states, written=written, seen=seen, ttl=service.ttl)
 
 
-# -- shadow, rollout, reports ------------------------------------------------------------
+# -- shadow (rollout: rollout_pages.py, reports: reports_pages.py) ------------------------------------------------------------
 
 
 @bp.get("/shadow")
@@ -267,19 +267,3 @@ def shadow_page():
         record = recent[0]
     return _page("shadow.html", route=route, results=readings.shadow_results(services.metrics, services.settings.metrics_dir),
                  summary=store.summary(route), recent=recent, record=record, wanted=wanted)
-
-
-@bp.get("/rollout")
-@require_admin()
-def rollout_page():
-    """The rollout controller's plans (a slot until it lands)."""
-    return _page("slot.html", title="Rollout", panel=slots.rollout_panel(),
-                 about="plan, current step, time left in the bake, each gate with its figure, pause / resume / abort")
-
-
-@bp.get("/reports")
-@require_admin()
-def reports_page():
-    """The latest A/B report (a slot until it lands)."""
-    return _page("slot.html", title="Reports", panel=slots.reports_panel(),
-                 about="the latest A/B report and a button that makes a new one")

@@ -132,6 +132,8 @@ def test_kill_resume_and_rollback(client, app):
     assert service.decide("refactored_upload", "u").enabled
     response = client.post("/admin/api/flags/rollback", json={"reason": "latency"}, headers=auth())
     assert [flag["name"] for flag in response.json["flags"]] == ["refactored_upload", "refactored_staged_upload"]
+    seen = response.json["seen_by_this_worker_seconds"]  # measured on the serving worker, not only a bound
+    assert seen is not None and 0 <= response.json["written_seconds"] <= seen <= response.json["propagation_seconds"] + 1
     assert service.decide("refactored_upload", "u").path == "original"
 
 

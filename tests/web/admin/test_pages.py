@@ -1,4 +1,4 @@
-"""The admin pages under /admin, through the real app: sign-in, flags, changes, rollback, shadow, slots."""
+"""The admin pages under /admin, through the real app: sign-in, flags, changes, rollback, shadow (rollout and reports: test_rollout_reports_pages.py)."""
 
 from __future__ import annotations
 
@@ -275,15 +275,6 @@ def test_the_shadow_page_shows_results_top_fields_and_one_mismatch_escaped_and_f
     assert "payload.facility_name" in page and f"Mismatch #{record_id} in full" in page
     missing = writer.get("/admin/shadow?mismatch=999").get_data(as_text=True)
     assert "No mismatch #999" in missing
-
-
-@pytest.mark.parametrize("page, module", [("/admin/rollout", "app.harness.rollout"), ("/admin/reports", "app.harness.analysis")])
-def test_the_rollout_and_reports_pages_say_not_available_until_their_modules_land(writer, page, module):
-    from app.web.admin import slots
-
-    html = writer.get(page).get_data(as_text=True)
-    assert "Not available yet." in html
-    assert module in html and slots.MODULES[page.rsplit("/", 1)[1]] == module
 
 
 def test_an_expired_session_is_no_session(app, writer, monkeypatch):
