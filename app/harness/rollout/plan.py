@@ -35,12 +35,12 @@ class Plan:
     rollback: str = "kill"
     alpha: float = 0.05
     error_margin: float = 0.05  # the roadmap's trigger: the observed gap must exceed this to roll back
-    error_tolerance: float = 0.02  # the test's null: refactored is worse by more than this, surely
+    error_tolerance: float = 0.0  # the test's null: refactored no worse than original (A/A is the null; see docs/rollout.md)
     latency_ratio: float = 1.2  # refactored p95 may be this much above original's
     shadow_max_rate: float = 0.01  # mismatches per shadowed upload tolerated
     settle_s: float = 3.0  # after a percent change, while every worker picks it up (<= 1 s measured)
     baseline_s: float = 3600.0  # original uploads before a step that fix its latency threshold
-    tau_errors: float = 0.15  # mixture spread: the size of difference the test is tuned for
+    tau_errors: float = 0.10  # mixture spread: tau^2 = V(z^2 - 1) at the 25% step's first minute (docs/rollout.md)
     tau_latency: float = 0.15
     epoch_s: float = 600.0  # the errors and latency tests also run on each 10-minute epoch alone
     extra: dict = field(default_factory=dict, compare=False)

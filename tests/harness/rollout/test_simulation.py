@@ -21,18 +21,18 @@ def quiet_rollbacks(caplog):
 def test_at_least_99_percent_of_a_a_rollouts_complete_without_a_rollback():
     summary = summarise(Scenario(), RUNS, seed=1000)
     print(f"\nA/A: {summary.completed}/{RUNS} completed, {summary.rolled_back} rolled back")
-    assert summary.completed >= 0.99 * RUNS
+    assert summary.completed >= 0.99 * RUNS, f"{summary.completed}/{RUNS} completed"
 
 
-# At 25% the refactored path gets 1.25 uploads/s: about 70 uploads in the first minute,
-# where 99% is at the edge of what any test at this alpha can do (97.5-99.5% across seeds).
-@pytest.mark.parametrize(("step", "share"), [(1, 0.99), (0, 0.95)], ids=["at-50%", "at-25%"])
-def test_a_20_point_server_error_regression_is_rolled_back_within_60_s_in_99_percent_of_runs(step, share):
+# At 25% the refactored path gets 1.25 uploads/s: about 75 uploads in the first minute. Tested
+# against a null of "no worse" (A/A), that is enough for 99% (docs/rollout.md, the derivation).
+@pytest.mark.parametrize("step", [0, 1], ids=["at-25%", "at-50%"])
+def test_a_20_point_server_error_regression_is_rolled_back_within_60_s_in_99_percent_of_runs(step):
     summary = summarise(Scenario(regression_errors=0.20, onset_step=step), RUNS, within_s=60, seed=2000)
     print(f"\n+20 points from step {step + 1}: {summary.detected_within}/{RUNS} rolled back within 60 s; "
           f"detection median {summary.median_s:.0f} s, p99 {summary.p99_s:.0f} s")
     assert summary.rolled_back == RUNS
-    assert summary.detected_within >= share * RUNS
+    assert summary.detected_within >= 0.99 * RUNS, f"{summary.detected_within}/{RUNS} within 60 s"
 
 
 @pytest.mark.parametrize("step", [0, 1], ids=["at-25%", "at-50%"])
