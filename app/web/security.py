@@ -96,7 +96,8 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def headers(response):
-        response.headers["Content-Security-Policy"] = _policy()
+        # A response that set its own, stricter policy (a written report: no script at all) keeps it.
+        response.headers.setdefault("Content-Security-Policy", _policy())
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"

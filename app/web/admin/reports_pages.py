@@ -4,7 +4,10 @@ Reports are written by the same code as `harness report` (`app.harness.analysis`
 `<instance>/reports/<UTC time>/` (ab-report.html, .json, .md). Making one reads every
 upload in the window (about 9 s at a million records), so the button starts it in one
 background thread and the page shows "running" until it is written; a second press while
-one runs is refused (409). Only the files in those folders are served, by fixed names.
+one runs is refused (409), by any worker of the instance: the run is marked by a file
+(`reports/.making`, created exclusively, naming the span and the worker's pid) that every
+worker reads, and a marker whose worker died or that is older than an hour is stale.
+Only the files in those folders are served, by fixed names.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import re
+import time
 import threading
 from pathlib import Path
 
@@ -26,16 +31,63 @@ log = logging.getLogger(__name__)
 SPANS = {"1h": "the last hour", "24h": "the last 24 hours", "7d": "the last 7 days"}
 NAME = re.compile(r"^\d{8}T\d{6}Z$")
 FILES = {"ab-report.html", "ab-report.json", "ab-report.md"}
+REPORT_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
+                 "form-action 'none'; frame-ancestors 'none'")
+
+
+MARKER = ".making"
+STALE_SECONDS = 3600
 
 
 class _Job:
-    """The one report being made per app, and how the last one ended."""
+    """The report this worker is making, and how this worker's last one ended."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.running: str | None = None  # the span, while a report is made
         self.last_error: str | None = None
         self.thread: threading.Thread | None = None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running_span(folder: Path) -> str | None:
+    """The span of the report some worker of this instance is making, or None (a stale marker is removed)."""
+    marker = folder / MARKER
+    try:
+        claim = json.loads(marker.read_text())
+        span, pid, started = claim["span"], int(claim["pid"]), float(claim["started"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        span, pid, started = None, 0, 0.0  # half written or foreign: judged by its age below
+        try:
+            started = marker.stat().st_mtime
+        except OSError:
+            return None
+    if (pid and not _alive(pid)) or time.time() - started > STALE_SECONDS:
+        marker.unlink(missing_ok=True)
+        return None
+    return span if span in SPANS else "1h"
+
+
+def _claim(folder: Path, span: str) -> bool:
+    """Mark a report as being made; False when another worker's run holds the marker."""
+    running_span(folder)  # clears a stale marker first
+    try:
+        fd = os.open(folder / MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"span": span, "pid": os.getpid(), "started": time.time()}, handle)
+    return True
 
 
 def _job() -> _Job:
@@ -85,8 +137,7 @@ def _run(job: _Job, services, span: str, out: Path, actor: str) -> None:
         job.last_error = f"the report over {SPANS[span]} failed: {str(error).splitlines()[0] if str(error) else error!r}"
         log.exception("admin report failed")
     finally:
-        with job.lock:
-            job.running = None
+        (out.parent / MARKER).unlink(missing_ok=True)
 
 
 @bp.get("/reports")
@@ -94,8 +145,10 @@ def _run(job: _Job, services, span: str, out: Path, actor: str) -> None:
 def reports_page():
     """The latest report's verdict and key figures, a link to it in full, and the button for a new one."""
     job = _job()
-    latest = _latest(reports_dir())
-    return _page("reports.html", latest=latest, running=job.running, last_error=job.last_error, spans=SPANS)
+    folder = reports_dir()
+    latest = _latest(folder)
+    return _page("reports.html", latest=latest, running=running_span(folder), last_error=job.last_error,
+                 spans=SPANS)
 
 
 @bp.post("/reports")
@@ -107,14 +160,14 @@ def new_report():
         return _page("message.html", 400, title="No report started",
                      message=f"choose a window: {', '.join(SPANS)}; nothing was started")
     job = _job()
-    with job.lock:
-        if job.running is not None:
-            return _page("message.html", 409, title="No report started",
-                         message=f"a report over {SPANS[job.running]} is being made; wait for it")
-        job.running = span
-    now = dt.datetime.now(dt.timezone.utc)
     folder = reports_dir()
     folder.mkdir(parents=True, exist_ok=True)
+    with job.lock:
+        if not _claim(folder, span):
+            running = running_span(folder) or span
+            return _page("message.html", 409, title="No report started",
+                         message=f"a report over {SPANS[running]} is being made; wait for it")
+    now = dt.datetime.now(dt.timezone.utc)
     out = folder / now.strftime("%Y%m%dT%H%M%SZ")
     job.thread = threading.Thread(target=_run, args=(job, current_services(), span, out, g.admin_actor),
                                   name="admin-report", daemon=True)
@@ -129,4 +182,9 @@ def report_file(name: str, filename: str):
     """One written report's file, by its folder's name and a fixed file name."""
     if not NAME.match(name) or filename not in FILES:
         abort(404)
-    return send_from_directory(reports_dir() / name, filename)
+    response = send_from_directory(reports_dir() / name, filename)
+    if filename.endswith(".html"):
+        # The report is a static page with its own inline <style> and inline SVG plots: let those
+        # render, and allow nothing else (no script, no request to anywhere, no form).
+        response.headers["Content-Security-Policy"] = REPORT_POLICY
+    return response

@@ -116,7 +116,13 @@ def test_making_a_report_runs_in_the_background_and_the_page_shows_its_verdict(a
     link = html.split('id="full" href="', 1)[1].split('"', 1)[0]
     full = writer.get(link)
     assert full.status_code == 200 and full.mimetype == "text/html" and b"<html" in full.data.lower()
+    # The report's own inline <style> and SVG render; nothing else may load or run.
+    policy = dict(part.strip().split(" ", 1) for part in full.headers["Content-Security-Policy"].split(";"))
+    assert policy["default-src"] == "'none'" and policy["style-src"] == "'unsafe-inline'", policy
+    assert "script-src" not in policy and b"<style" in full.data
     full.close()
+    page_policy = writer.get("/admin/reports").headers["Content-Security-Policy"]
+    assert "script-src 'self'" in page_policy and "unsafe-inline" not in page_policy
     assert writer.get("/admin/reports/..%2F..%2Fsecret_key/ab-report.html").status_code == 404
     assert writer.get(link.replace("ab-report.html", "secret_key")).status_code == 404
 
@@ -125,3 +131,31 @@ def test_the_new_pages_redirect_to_sign_in_without_a_session(app):
     for page in ("/admin/rollout", "/admin/reports"):
         response = app.test_client().get(page)
         assert response.status_code == 303 and "/admin/login" in response.headers["Location"]
+
+
+def test_a_report_being_made_by_another_worker_is_refused_409_until_that_worker_is_gone(app, writer):
+    import json
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    folder = Path(services_of(app).settings.instance_path) / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (folder / ".making").write_text(json.dumps({"span": "24h", "pid": other.pid, "started": time.time()}))
+        refused = writer.post("/admin/reports", data={"span": "1h"})
+        assert refused.status_code == 409 and "the last 24 hours is being made" in refused.get_data(as_text=True)
+        page = writer.get("/admin/reports").get_data(as_text=True)
+        assert 'id="running"' in page and 'id="make-report" disabled' in page
+    finally:
+        other.kill()
+        other.wait()
+    # The worker died mid-report: its marker is stale, and a new report starts and is written.
+    page = writer.get("/admin/reports").get_data(as_text=True)
+    assert 'id="running"' not in page and not (folder / ".making").exists()
+    assert writer.post("/admin/reports", data={"span": "1h"}).status_code == 303
+    app.extensions["admin_reports_job"].thread.join(60)
+    assert 'id="verdict"' in writer.get("/admin/reports").get_data(as_text=True)
+    assert not (folder / ".making").exists()
