@@ -1,6 +1,6 @@
 """Rollout controller benchmark (issue 12): detection times, false rollbacks, and the cost of a tick.
 
-    python -m loadtests.bench_rollout [--runs 200] [--records 1000000] [--ticks 20]
+    python -m loadtests.bench_rollout [--runs 200] [--records 1000000] [--ticks 20] [--postgres URL]
 
 - detection: the simulated controller (app/harness/rollout/simulation.py: 5 uploads/s,
   ticks every 10 s, bake 10 min) against a +20-point server-error regression and +50%
@@ -10,7 +10,9 @@
 - tick cost: one controller tick (lease, flag read, the window's aggregate query, the
   gates, the state write) on SQLite with `--records` upload records (two days of history,
   the plan's step holding the last two hours), with the (route, created_at) index of
-  migration 0004, with only 0003's (created_at, route, ingest_path) index, and with neither.
+  migration 0004, with only 0003's (created_at, route, ingest_path) index, and with neither;
+  then on PostgreSQL with the shipped indexes (from --postgres, else HARNESS_BENCH_POSTGRES_URL
+  or HARNESS_TEST_POSTGRES_URL; a schema of its own, dropped after).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -80,8 +83,9 @@ def _table():
     return UploadedFile.__table__
 
 
-def tick_cost(records: int, ticks: int) -> dict:
-    """Median and max milliseconds of one controller tick over `records` upload records."""
+def tick_cost(records: int, ticks: int, postgres: str | None = None) -> dict:
+    """Median and max milliseconds of one controller tick over `records` upload records (SQLite, or
+    PostgreSQL with the shipped indexes only when `postgres` is given)."""
     from app.harness.rollout import operations
     from app.harness.rollout.controller import Controller
     from app.harness.rollout.plan import Plan
@@ -91,8 +95,13 @@ def tick_cost(records: int, ticks: int) -> dict:
     from flags import open_service
 
     folder = Path(tempfile.mkdtemp(prefix="bench_rollout_"))
-    url = f"sqlite:///{folder / 'portal.db'}"
-    engine = create_engine(url)
+    schema = f"bench_rollout_{os.getpid()}"
+    if postgres:
+        with create_engine(postgres).begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        engine = create_engine(postgres, connect_args={"options": f"-csearch_path={schema}"})
+    else:
+        engine = create_engine(f"sqlite:///{folder / 'portal.db'}")
     upgrade_schema(engine)
     now = dt.datetime.now(dt.UTC)
     step_started = now - dt.timedelta(hours=2)
@@ -105,10 +114,12 @@ def tick_cost(records: int, ticks: int) -> dict:
     controller = Controller(store, flags, DatabaseSource(engine), lambda: clock[0], holder="bench")
     operations.start(store, flags, Plan("refactored_upload", bake_s=4 * 3600.0, min_uploads=200), clock[0], "bench")
     controller.tick()  # applies the step (and fixes the latency baseline from the hour before)
-    figures = {"records": records, "fill_s": round(fill_s, 1), "window_h": 2}
-    for variant, drop in (("with the 0004 (route, created_at) index", ()),
-                          ("0003's (created_at, route, ingest_path) index only", ("ix_uploaded_files_route_created_at",)),
-                          ("no window index", ("ix_uploaded_files_window",))):
+    figures = {"records": records, "fill_s": round(fill_s, 1), "window_h": 2,
+               "database": engine.url.get_backend_name()}
+    variants = (("with the 0004 (route, created_at) index", ()),
+                ("0003's (created_at, route, ingest_path) index only", ("ix_uploaded_files_route_created_at",)),
+                ("no window index", ("ix_uploaded_files_window",)))
+    for variant, drop in variants[:1] if postgres else variants:
         with engine.begin() as conn:
             for index in drop:
                 conn.execute(text(f"DROP INDEX IF EXISTS {index}"))
@@ -129,6 +140,9 @@ def tick_cost(records: int, ticks: int) -> dict:
         state.last_evaluation["evidence"]["window"]["refactored"]["uploads"] if state.last_evaluation else None
     flags.close()
     engine.dispose()
+    if postgres:
+        with create_engine(postgres).begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     for path in folder.iterdir():
         path.unlink()
     folder.rmdir()
@@ -153,9 +167,11 @@ def _query_plan(engine, now: dt.datetime) -> str:
     event.remove(engine, "before_cursor_execute", capture)
     if not captured:
         return "?"
+    sqlite = engine.url.get_backend_name() == "sqlite"
     with engine.connect() as conn:
-        rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + captured[0][0], captured[0][1]).all()
-    return "; ".join(str(row[-1]) for row in rows)
+        rows = conn.exec_driver_sql(("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + captured[0][0],
+                                    captured[0][1]).all()
+    return "; ".join(str(row[-1]).strip() for row in rows)
 
 
 def markdown(figures: dict) -> str:
@@ -169,14 +185,18 @@ def markdown(figures: dict) -> str:
                      f"{value['median_s']:.0f} | {value['p99_s']:.0f} |")
     aa = d["aa"]
     lines.append(f"\nA/A: {aa['rolled_back']}/{aa['runs']} rolled back (false-rollback rate {aa['false_rollback_rate']:.1%}).")
-    t = figures["tick"]
-    lines.append(f"\nOne controller tick at {t['records']:,} upload records (SQLite, the step's window "
-                 f"{t['window_h']} h = {t['window_uploads']:,} uploads on the route):\n")
-    lines.append("| indexes | median ms | max ms |")
-    lines.append("| --- | --- | --- |")
-    for key, value in t.items():
-        if isinstance(value, dict):
-            lines.append(f"| {key} | {value['median_ms']} | {value['max_ms']} |")
+    lines.append("\nOne controller tick (target under 200 ms):\n")
+    lines.append("| database | records | window uploads on the route | indexes | median ms | max ms |")
+    lines.append("| --- | --- | --- | --- | --- | --- |")
+    for t in (figures["tick"], figures.get("tick_postgresql")):
+        if t is None:
+            continue
+        for key, value in t.items():
+            if isinstance(value, dict):
+                lines.append(f"| {t['database']} | {t['records']:,} | {t['window_uploads']:,} ({t['window_h']} h) | "
+                             f"{key} | {value['median_ms']} | {value['max_ms']} |")
+    if figures.get("tick_postgresql") is None:
+        lines.append("\nPostgreSQL skipped: set HARNESS_BENCH_POSTGRES_URL or pass --postgres.")
     return "\n".join(lines)
 
 
@@ -186,8 +206,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--ticks", type=int, default=20)
+    parser.add_argument("--postgres", default=os.environ.get("HARNESS_BENCH_POSTGRES_URL")
+                        or os.environ.get("HARNESS_TEST_POSTGRES_URL"),
+                        help="PostgreSQL URL for the tick on PostgreSQL (a schema of its own, dropped after)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     figures = {"detection": detection(args.runs), "tick": tick_cost(args.records, args.ticks)}
+    if args.postgres:
+        figures["tick_postgresql"] = tick_cost(args.records, args.ticks, args.postgres)
     publish(RESULTS, figures, markdown(figures))
     return figures
 
