@@ -6,30 +6,52 @@ states and their audit entries together, then invalidates this process's cache; 
 processes see it when their snapshot expires (`ttl`). Flipper events are emitted around
 each change through a `SafeEventEmitter`, so listeners observe changes but cannot block
 them.
+
+Operator input bounds and the states and audit entries a change writes live in
+`flags.changes`; the flags' status for gauges in `flags.snapshot`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from flags.audit import ACTIONS, AuditEntry, AuditQuery
 from flags.backends import open_store
 from flags.cache import Refresh, StateCache
+from flags.changes import (
+    MAX_ACTOR_LENGTH,
+    MAX_REASON_LENGTH,
+    MAX_USER_ID_LENGTH,
+    SYSTEM_ACTOR,
+    bounded_reason,
+    created_entry,
+    new_state,
+    require_actor,
+    require_reason,
+    restore_writes,
+    switch,
+    user_ids,
+)
 from flags.clock import Clock, SystemClock
 from flags.decision import Decision, Reason, Source
-from flags.errors import InvalidReason, InvalidUserId, InvalidValue
+from flags.errors import InvalidUserId, InvalidValue
 from flags.events import EventType, SafeEventEmitter
 from flags.loss import LossGuard
 from flags.names import ALL_FLAGS, REFACTORED_FLAGS, require_known
 from flags.rollout import evaluate, normalise_user_id, parse_percent
+from flags.snapshot import FlagsSnapshot, FlagStatus, snapshot_of
 from flags.state import FlagState
 from flags.store import FlagStore
 
-__all__ = ["FallbackHook", "FlagService", "FlagStatus", "FlagsSnapshot", "open_service"]
+# FlagStatus, FlagsSnapshot (flags.snapshot) and the input bounds (flags.changes) are
+# re-exported: callers import them from here.
+__all__ = [
+    "MAX_ACTOR_LENGTH", "MAX_REASON_LENGTH", "MAX_USER_ID_LENGTH", "SYSTEM_ACTOR",
+    "FallbackHook", "FlagService", "FlagStatus", "FlagsSnapshot", "open_service",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,37 +59,7 @@ log = logging.getLogger(__name__)
 # source is "last_known" or "safe_default" (see flags.decision.Source).
 FallbackHook = Callable[[str, str], None]
 
-SYSTEM_ACTOR = "system"
-MAX_ACTOR_LENGTH = 200
 MAX_HISTORY = 1000
-# Operator input is bounded so a pasted log or a runaway script cannot fill the audit log.
-MAX_REASON_LENGTH = 1000
-MAX_USER_ID_LENGTH = 255
-
-
-@dataclass(frozen=True)
-class FlagStatus:
-    """One flag's effective settings, for gauges."""
-
-    name: str
-    percent: float
-    enabled: bool  # can turn on for someone: not killed, and percent > 0 or an allow list
-    killed: bool
-    allow_count: int
-    deny_count: int
-
-
-@dataclass(frozen=True)
-class FlagsSnapshot:
-    """Every flag's status as decisions currently see it, and where that came from."""
-
-    flags: tuple[FlagStatus, ...]
-    source: str
-
-    def get(self, name: str) -> FlagStatus | None:
-        """The status of one flag, or None."""
-        return next((status for status in self.flags if status.name == name), None)
-
 
 class FlagService:
     """Feature flags for the harness: `decide` for requests, audited changes for operators."""
@@ -127,24 +119,12 @@ class FlagService:
         Needs a loss guard; returns the states written (none when nothing differs)."""
         if self.loss_guard is None:
             raise InvalidValue(None, "this flag service keeps no last known state to restore")
-        actor, reason = _require_actor(actor), _require_reason(reason)
+        actor, reason = require_actor(actor), require_reason(reason)
         known = self.loss_guard.baseline()
         now = self.clock.now()
 
         def change(current: Mapping[str, FlagState | None]):
-            written, entries = [], []
-            for name in self.flags:
-                before, target = current.get(name), known.get(name)
-                if target is None or (before is not None and before.evolve(version=0, created_at=None, updated_at=None,
-                                                                           updated_by=None)
-                                      == target.evolve(version=0, created_at=None, updated_at=None, updated_by=None)):
-                    continue
-                version = 1 if before is None else before.version + 1
-                written.append(target.evolve(version=version, updated_at=now, updated_by=actor,
-                                             created_at=target.created_at or now))
-                entries.append(AuditEntry(flag=name, action="restore", actor=actor, at=now, old=_summary(before),
-                                          new=_summary(target), reason=reason))
-            return written, entries
+            return restore_writes(self.flags, current, known, now=now, actor=actor, reason=reason)
 
         written = self.store.update(self.flags, change)
         self.loss_guard.accept({**known, **{state.name: state for state in written}})
@@ -200,17 +180,7 @@ class FlagService:
         except Exception:
             log.exception("flag snapshot failed")
             states, source = None, Source.SAFE_DEFAULT
-        statuses = []
-        for name in self.flags:
-            state = (states or {}).get(name)
-            if state is None:
-                statuses.append(FlagStatus(name, 0.0, False, False, 0, 0))
-            else:
-                serving = not state.killed and (state.percent > 0 or bool(state.allow))
-                statuses.append(
-                    FlagStatus(name, state.percent, serving, state.killed, len(state.allow), len(state.deny))
-                )
-        return FlagsSnapshot(tuple(statuses), source)
+        return snapshot_of(self.flags, states, source)
 
     def add_fallback_hook(self, hook: FallbackHook) -> None:
         """Call `hook(flag, source)` for every decision made without fresh store state."""
@@ -231,12 +201,12 @@ class FlagService:
 
     def ensure_flags(self, actor: str = SYSTEM_ACTOR) -> tuple[str, ...]:
         """Create the flags that do not exist yet (0%, not killed); never resets existing ones."""
-        actor = _require_actor(actor)
+        actor = require_actor(actor)
         now = self.clock.now()
 
         def change(current: Mapping[str, FlagState | None]):
-            created = [_new_state(name, now, actor) for name, state in current.items() if state is None]
-            return created, [_created_entry(state, now, actor) for state in created]
+            created = [new_state(name, now, actor) for name, state in current.items() if state is None]
+            return created, [created_entry(state, now, actor) for state in created]
 
         created = self.store.update(self.flags, change)
         for state in created:
@@ -265,46 +235,46 @@ class FlagService:
 
     def allow(self, flag: str, users: Iterable[object], *, actor: str, reason: str | None = None) -> FlagState:
         """Add users to the allow list (on regardless of percent, unless denied or killed)."""
-        ids = _user_ids(users)
+        ids = user_ids(users)
         return self._change_list(flag, "allow", "allow", actor, reason, lambda have: have | ids)
 
     def unallow(self, flag: str, users: Iterable[object], *, actor: str, reason: str | None = None) -> FlagState:
         """Remove users from the allow list."""
-        ids = _user_ids(users)
+        ids = user_ids(users)
         return self._change_list(flag, "unallow", "allow", actor, reason, lambda have: have - ids)
 
     def deny(self, flag: str, users: Iterable[object], *, actor: str, reason: str | None = None) -> FlagState:
         """Add users to the deny list (off regardless of allow list and percent)."""
-        ids = _user_ids(users)
+        ids = user_ids(users)
         return self._change_list(flag, "deny", "deny", actor, reason, lambda have: have | ids)
 
     def undeny(self, flag: str, users: Iterable[object], *, actor: str, reason: str | None = None) -> FlagState:
         """Remove users from the deny list."""
-        ids = _user_ids(users)
+        ids = user_ids(users)
         return self._change_list(flag, "undeny", "deny", actor, reason, lambda have: have - ids)
 
     def kill(self, flag: str, *, actor: str, reason: str) -> FlagState:
         """Turn the flag off for everyone, keeping percent and lists for `resume`."""
-        reason = _require_reason(reason)
+        reason = require_reason(reason)
         return self._change_one(
-            flag, "kill", actor, reason, lambda s: s.evolve(killed=True, kill_reason=reason), _switch,
+            flag, "kill", actor, reason, lambda s: s.evolve(killed=True, kill_reason=reason), switch,
             EventType.PRE_DISABLE, EventType.POST_DISABLE, None,
         )
 
     def resume(self, flag: str, *, actor: str, reason: str | None = None) -> FlagState:
         """Lift the kill switch: the same users as before the kill are on again."""
         return self._change_one(
-            flag, "resume", actor, reason, lambda s: s.evolve(killed=False, kill_reason=None), _switch,
+            flag, "resume", actor, reason, lambda s: s.evolve(killed=False, kill_reason=None), switch,
             EventType.PRE_ENABLE, EventType.POST_ENABLE, None,
         )
 
     def rollback(self, *, actor: str, reason: str) -> list[FlagState]:
         """Kill every refactored_* flag in one atomic write: everyone back on the original path."""
-        reason = _require_reason(reason)
+        reason = require_reason(reason)
         names = [name for name in REFACTORED_FLAGS if name in self.flags]
         return self._change(
             names, "kill", actor, f"rollback: {reason}",
-            lambda s: s.evolve(killed=True, kill_reason=f"rollback: {reason}"), _switch,
+            lambda s: s.evolve(killed=True, kill_reason=f"rollback: {reason}"), switch,
             EventType.PRE_DISABLE, EventType.POST_DISABLE, None,
         )
 
@@ -360,8 +330,8 @@ class FlagService:
         post: EventType,
         event_data: dict | None,
     ) -> list[FlagState]:
-        actor = _require_actor(actor)
-        reason = _bounded_reason(reason)
+        actor = require_actor(actor)
+        reason = bounded_reason(reason)
         now = self.clock.now()
         for name in names:
             self._emit(pre, name, event_data)
@@ -371,8 +341,8 @@ class FlagService:
             for name in names:
                 before = current[name]
                 if before is None:  # never created (store wiped?): create it as part of this change
-                    before = _new_state(name, now, actor)
-                    entries.append(_created_entry(before, now, actor))
+                    before = new_state(name, now, actor)
+                    entries.append(created_entry(before, now, actor))
                     written_before = before
                 else:
                     written_before = None
@@ -407,61 +377,3 @@ def open_service(url: str, store_timeout: float | None = None, **options: Any) -
     store_options = {} if store_timeout is None else {"timeout": store_timeout}
     return FlagService(open_store(url, **store_options), **options)
 
-
-def _new_state(name: str, now: datetime, actor: str) -> FlagState:
-    return FlagState(name=name, version=1, created_at=now, updated_at=now, updated_by=actor)
-
-
-def _created_entry(state: FlagState, now: datetime, actor: str) -> AuditEntry:
-    return AuditEntry(
-        flag=state.name, action="create", actor=actor, at=now, old=None,
-        new={"percent": state.percent, "killed": state.killed}, reason=None,
-    )
-
-
-def _summary(state: FlagState | None) -> dict | None:
-    if state is None:
-        return None
-    return {"percent": state.percent, "killed": state.killed, "allow": len(state.allow), "deny": len(state.deny)}
-
-
-def _switch(state: FlagState) -> str:
-    return "killed" if state.killed else "active"
-
-
-def _require_actor(actor: object) -> str:
-    if not isinstance(actor, str) or not actor.strip():
-        raise InvalidValue(actor, "an actor (who is making the change) is required")
-    actor = actor.strip()
-    if len(actor) > MAX_ACTOR_LENGTH:
-        raise InvalidValue(actor, f"actor is longer than {MAX_ACTOR_LENGTH} characters")
-    return actor
-
-
-def _bounded_reason(reason: object) -> str | None:
-    if reason is None:
-        return None
-    if not isinstance(reason, str):
-        raise InvalidReason(reason, "reason must be text")
-    reason = reason.strip()
-    if len(reason) > MAX_REASON_LENGTH:
-        raise InvalidReason(reason[:40], f"reason is {len(reason)} characters; at most {MAX_REASON_LENGTH} are kept")
-    return reason or None
-
-
-def _require_reason(reason: object) -> str:
-    if not isinstance(reason, str) or not reason.strip():
-        raise InvalidReason(reason, "a reason is required")
-    return _bounded_reason(reason) or ""
-
-
-def _user_ids(users: Iterable[object]) -> frozenset[str]:
-    if isinstance(users, (str, bytes, int)):
-        users = [users]
-    ids = frozenset(normalise_user_id(user) for user in users)
-    for user in ids:
-        if len(user) > MAX_USER_ID_LENGTH:
-            raise InvalidUserId(user[:40], f"user id is {len(user)} characters; at most {MAX_USER_ID_LENGTH} are allowed")
-    if not ids:
-        raise InvalidUserId(None, "give at least one user id")
-    return ids
