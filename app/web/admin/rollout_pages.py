@@ -33,6 +33,31 @@ def _bake_left(state, now) -> float | None:
     return max(0.0, state.plan.bake_s - (now - state.step_started_at).total_seconds())
 
 
+def _plain(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "—" if value is None else str(value)
+
+
+def _flatten(value, prefix: str = "") -> list[tuple[str, str]]:
+    """Nested figures as (dotted name, plain value) pairs, in their order."""
+    if isinstance(value, dict):
+        pairs = []
+        for key, inner in value.items():
+            pairs += _flatten(inner, f"{prefix}{key}.")
+        return pairs
+    if isinstance(value, (list, tuple)):
+        return [(prefix.rstrip("."), ", ".join(_plain(v) for v in value))]
+    return [(prefix.rstrip("."), _plain(value))]
+
+
+def gate_view(gate: dict) -> dict:
+    """One gate's evidence as the page shows it: verdict, why, and its figures as name = value."""
+    details = {k: v for k, v in gate.items() if k not in ("gate", "verdict", "reason") and v not in (None, {}, [])}
+    return {"gate": gate.get("gate", "?"), "verdict": gate.get("verdict", "?"), "reason": gate.get("reason", ""),
+            "figures": _flatten(details)}
+
+
 def _rollout_view(status: int = 200, error: str | None = None):
     now = utc_now()
     try:
@@ -42,7 +67,7 @@ def _rollout_view(status: int = 200, error: str | None = None):
             state = store.latest(flag)
             decisions = store.decisions(flag, HISTORY_LIMIT, plan_id=state.id) if state else []
             gates = ((state.last_evaluation or {}).get("evidence") or {}).get("gates", []) if state else []
-            rows.append({"flag": flag, "state": state, "decisions": decisions, "gates": gates,
+            rows.append({"flag": flag, "state": state, "decisions": decisions, "gates": [gate_view(g) for g in gates],
                          "bake_left": _bake_left(state, now) if state else None})
     except SQLAlchemyError:
         return _page("rollout.html", 503, rows=[], error="the rollout store (database) is unavailable")

@@ -159,3 +159,30 @@ def test_a_report_being_made_by_another_worker_is_refused_409_until_that_worker_
     app.extensions["admin_reports_job"].thread.join(60)
     assert 'id="verdict"' in writer.get("/admin/reports").get_data(as_text=True)
     assert not (folder / ".making").exists()
+
+
+def test_after_the_controller_ticks_the_page_shows_each_gate_its_verdict_and_figures_and_the_bake_left(app, writer):
+    import datetime as dt
+
+    from app.harness.rollout.controller import Controller
+    from app.harness.rollout.source import DatabaseSource
+
+    services = services_of(app)
+    t0 = utc_now()
+    operations.start(store(app), services.flags, Plan(FLAG, bake_s=3600.0), t0, "dana")
+    clock = [t0]
+    controller = Controller(store(app), services.flags, DatabaseSource(services.db.engine), lambda: clock[0],
+                            holder="page-test")
+    controller.tick()  # applies step 1 (25%)
+    clock[0] = t0 + dt.timedelta(seconds=20)
+    controller.tick()  # evaluates the gates: no uploads yet
+    html = writer.get("/admin/rollout").get_data(as_text=True)
+    assert "Gates (latest evaluation)" in html
+    gates = html.split("Gates (latest evaluation)", 1)[1].split("</table>", 1)[0]
+    for gate in ("errors", "latency", "srm"):
+        assert f'<td class="mono">{gate}</td><td>short</td>' in gates, gates  # no data is not health
+    assert "no data: 0 original, 0 refactored uploads" in gates
+    assert '<span class="mono">samples.refactored</span> = 0' in gates and "{" not in gates  # figures, not reprs
+    bake_left = html.split("Bake left</th><td>", 1)[1].split("</td>", 1)[0]
+    assert bake_left.endswith(" s") and 0 < int(bake_left[:-2]) <= 3600, bake_left
+    assert " UTC by dana" in html and "+00:00" not in html
