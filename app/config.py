@@ -77,6 +77,7 @@ class Settings:
     # The rollout controller (app/harness/rollout/): seconds between ticks; 0 keeps it out
     # of `harness serve` (then `harness rollout run` drives plans from its own process).
     rollout_interval_s: int = 10
+    rollout_prometheus_url: str | None = None  # the in-serve controller's gates read Prometheus, not the database
 
     @property
     def is_production(self) -> bool:
@@ -253,4 +254,5 @@ def load_settings(env: Mapping[str, str] | None = None, instance_path: Path | No
         metrics_dir=env.get(MULTIPROC_ENV) or None,
         faults=faults,
         rollout_interval_s=_int(env, "HARNESS_ROLLOUT_INTERVAL_S", 10, minimum=0),
+        rollout_prometheus_url=(env.get("HARNESS_ROLLOUT_PROMETHEUS_URL") or "").strip() or None,
     )

@@ -19,8 +19,10 @@ from app.cli.common import settings
 @click.option("--min-requests", type=click.IntRange(1), default=20, show_default=True,
               help="uploads each path needs in the window")
 @click.option("--iterations", type=click.IntRange(1), default=None, help="stop after this many scrapes (default: run until stopped)")
+@click.option("--prometheus", default=None, metavar="URL",
+              help="with --gates: the gates read this Prometheus server instead of the database")
 def guard_command(urls: tuple[str, ...], use_gates: bool, interval: float, window: float, hold: float,
-                  min_requests: int, iterations: int | None) -> None:
+                  min_requests: int, iterations: int | None, prometheus: str | None) -> None:
     """Roll a route back when its refactored path regresses (server errors +5 points, p95 x1.2)."""
     import time
     import urllib.request
@@ -28,8 +30,10 @@ def guard_command(urls: tuple[str, ...], use_gates: bool, interval: float, windo
     if use_gates == bool(urls):
         raise click.UsageError("give --metrics-url (fixed thresholds over /metrics) or --gates (sequential gates "
                                "over the database), one of the two")
+    if prometheus and not use_gates:
+        raise click.UsageError("--prometheus goes with --gates")
     if use_gates:
-        _gate_guard(interval, iterations)
+        _gate_guard(interval, iterations, prometheus)
         return
 
     from app.harness.rollback_guard import RegressionGuard, Thresholds, run_once
@@ -61,22 +65,22 @@ def guard_command(urls: tuple[str, ...], use_gates: bool, interval: float, windo
         flags.close()
 
 
-def _gate_guard(interval: float, iterations: int | None) -> None:
+def _gate_guard(interval: float, iterations: int | None, prometheus: str | None = None) -> None:
     """The kill-only guard on the rollout gates (flags moved by hand, no plan)."""
     import time
 
     from app.compose import open_database
     from app.harness.rollout.guard import GateGuard
-    from app.harness.rollout.runner import utc_now
-    from app.harness.rollout.source import DatabaseSource
+    from app.harness.rollout.runner import gate_source, utc_now
     from app.harness.rollout.store import SqlStore
     from flags import open_service
 
     config = settings()
     database = open_database(config)
     flags = open_service(config.flag_store_url)
-    guard = GateGuard(flags, DatabaseSource(database.engine), utc_now, SqlStore(database.engine))
-    click.echo(f"rollback guard on the sequential gates every {interval:g} s (flags under a plan are left to "
+    source = gate_source(database.engine, prometheus)
+    guard = GateGuard(flags, source, utc_now, SqlStore(database.engine))
+    click.echo(f"rollback guard on the sequential gates from {source.name} every {interval:g} s (flags under a plan are left to "
                "the rollout controller)")
     count = 0
     try:

@@ -246,8 +246,10 @@ def history_command(flag: str, limit: int, as_json: bool) -> None:
 @click.option("--interval", type=click.FloatRange(0.1, 3600), default=None,
               help="seconds between ticks (default HARNESS_ROLLOUT_INTERVAL_S, 10)")
 @click.option("--iterations", type=click.IntRange(1), default=None, help="stop after this many ticks")
+@click.option("--prometheus", default=None, metavar="URL",
+              help="gates read this Prometheus server (default HARNESS_ROLLOUT_PROMETHEUS_URL, else the database)")
 @_errors
-def run_command(interval: float | None, iterations: int | None) -> None:
+def run_command(interval: float | None, iterations: int | None, prometheus: str | None) -> None:
     """Run the controller in this process (under the same lease as `harness serve`'s)."""
     import time
 
@@ -261,8 +263,9 @@ def run_command(interval: float | None, iterations: int | None) -> None:
         click.echo(f"{decision.at:%H:%M:%S} {decision.flag} step {decision.step_index + 1} "
                    f"{decision.action}: {decision.reason}")
 
-    controller = build_controller(ctx.db.engine, ctx.flags, kind="run", lease_s=lease_for(every), on_decision=echo)
-    click.echo(f"rollout controller {controller.holder}: ticking every {every:g} s")
+    controller = build_controller(ctx.db.engine, ctx.flags, kind="run", lease_s=lease_for(every), on_decision=echo,
+                                  prometheus_url=prometheus or config.rollout_prometheus_url)
+    click.echo(f"rollout controller {controller.holder}: ticking every {every:g} s, gates from {controller.source.name}")
     count = 0
     held = None
     try:

@@ -32,9 +32,20 @@ def holder_name(kind: str) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{kind}:{uuid.uuid4().hex[:6]}"
 
 
-def build_controller(engine, flags, *, kind: str, lease_s: float, on_decision=None) -> Controller:
-    """A controller on the portal's database and flag service, with the wall clock."""
-    return Controller(SqlStore(engine), flags, DatabaseSource(engine), utc_now, holder=holder_name(kind),
+def gate_source(engine, prometheus_url: str | None = None):
+    """Where the gates read: Prometheus when a URL is given, else the portal's database."""
+    if prometheus_url:
+        from app.harness.rollout.prometheus_source import PrometheusSource
+
+        return PrometheusSource(prometheus_url)
+    return DatabaseSource(engine)
+
+
+def build_controller(engine, flags, *, kind: str, lease_s: float, on_decision=None,
+                     prometheus_url: str | None = None) -> Controller:
+    """A controller on the portal's database (its state) and flag service, with the wall clock;
+    the gates read Prometheus when `prometheus_url` is given."""
+    return Controller(SqlStore(engine), flags, gate_source(engine, prometheus_url), utc_now, holder=holder_name(kind),
                       lease_s=lease_s, on_decision=on_decision)
 
 
@@ -80,6 +91,7 @@ def start_in_worker(services) -> ControllerThread | None:
     interval = services.settings.rollout_interval_s
     if interval <= 0:
         return None
-    controller = build_controller(services.db.engine, services.flags, kind="serve", lease_s=lease_for(interval))
+    controller = build_controller(services.db.engine, services.flags, kind="serve", lease_s=lease_for(interval),
+                                  prometheus_url=services.settings.rollout_prometheus_url)
     log.info("rollout controller thread started (every %s s, lease %s)", interval, controller.holder)
     return ControllerThread(controller, interval).start()

@@ -4,21 +4,27 @@ One aggregate query per window (routed uploads only: a pinned URL's uploads are 
 benchmarks, not the rollout's split; in-flight `received` records have no outcome yet),
 answered from the (route, created_at) index of migration 0004, plus the shadow mismatches
 of the same route and window. Every window says its source (`uploaded_files@<database>`).
+The window clause and the split's routing reasons are the analysis core's
+(`analysis.loading.window_condition`, `analysis.samples.BUCKET_REASONS`), so a report and
+a gate read the same uploads; the gates' aggregate stays one query (the tick's budget).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine, and_, case, func, or_, select
+from sqlalchemy import Engine, and_, case, false, func, or_, select
 
+from app.harness.analysis.loading import window_condition
+from app.harness.analysis.samples import BUCKET_REASONS
+from app.harness.analysis.window import Window as Span
 from app.harness.names import SERVER_ERRORS
 from app.harness.rollout.gates import PathCounts, Window
 from app.ingest.models import UploadedFile
 from shadow.records import mismatches
 
 PINNED = "pinned"
-SPLIT_REASONS = ("percentage", "off")  # the flag's sticky percentage placed this user
+SPLIT_REASONS = BUCKET_REASONS  # the flag's sticky percentage placed this user (the analysis core's list)
 BASELINE_LIMIT = 20_000  # the newest original durations a latency threshold is fixed from
 
 
@@ -32,7 +38,10 @@ class DatabaseSource:
 
     def _routed(self, route: str, start: dt.datetime, end: dt.datetime):
         u = UploadedFile.__table__.c
-        return and_(u.route == route, u.created_at >= start, u.created_at < end, u.status != "received",
+        if end <= start:
+            return false()
+        # the analysis core's window clause (route, [start, end) in UTC, the window index)
+        return and_(window_condition(Span(start, end), route), u.status != "received",
                     or_(u.decision_reason.is_(None), u.decision_reason != PINNED))
 
     def window(self, route: str, start: dt.datetime, end: dt.datetime, *, threshold_s: float | None,
