@@ -2,11 +2,11 @@
 uploads (fault injection), routed traffic through nginx to both instances, and the
 controller process (the command of ops/systemd/arb-portal-rollout.service) kills the flag.
 
-Runs only where the rollout controller exists (`harness rollout`, issue 12). That
+Runs only where the rollout controller exists (`harness rollout`, issue 12). This
 controller reads its evidence from the database (the routed uploads recorded in
-`uploaded_files`), not from Prometheus: this checks it acts on the real shape (two
-instances, one shared database and flag store), not the `--prometheus URL` source the
-issue names, which it does not have.
+`uploaded_files`): it checks the controller acts on the real shape (two instances, one
+shared database and flag store). `test_rollout_prometheus.py` runs the same rollback with
+the controller reading only Prometheus (`--prometheus URL`).
 """
 
 from __future__ import annotations
