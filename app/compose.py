@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from app.config import ConfigError, Settings
 from app.harness.faults import Faults, FaultsError, announce, parse_faults, with_faults
 from app.harness.metrics import FlagCollector, Metrics, PortalCollector
+from app.harness.propagation import watch_versions
 from app.harness.readiness import Readiness
 from app.harness.reconciler import Reconciler
 from app.harness.router import Router
@@ -150,6 +151,7 @@ def build_services(settings: Settings) -> Services:
     flags = open_flags(settings, Refresh.BACKGROUND)
     metrics = Metrics()
     flags.add_fallback_hook(metrics.count_fallback)
+    watch_versions(flags, metrics)
     router = Router(flags, metrics)
     shadowing = Shadowing(settings, limits, flags, metrics, MismatchStore(db.engine))
     readiness = Readiness({"database": db.ping, "flag_store": flags.ping, "flag_state": lambda: _flag_state(flags)})

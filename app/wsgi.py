@@ -19,3 +19,7 @@ from app.compose import services_of
 
 application = create_app()
 services_of(application).reconciler.start()
+# Each worker rereads the flag store from start-up on (not from its first request), so the
+# version it publishes (portal_flag_seen_version) is the one it would decide with.
+if (refresher := services_of(application).flags.cache.refresher) is not None:
+    refresher.ensure_running()

@@ -120,6 +120,12 @@ class StateCache:
             return snapshot.states, Source.STORE
         return self._refresh(now)
 
+    def versions(self) -> dict[str, int]:
+        """The version of each flag in the snapshot decisions use now (empty before the first read);
+        reads nothing, so it is safe inside a change listener."""
+        snapshot = self._snapshot
+        return {} if snapshot is None else {name: state.version for name, state in snapshot.states.items()}
+
     def health(self) -> str:
         """The `Source` decisions would have now (store, last_known or safe_default)."""
         return self._judge(self._snapshot, self._clock.monotonic())[1]

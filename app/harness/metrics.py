@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import fields
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -75,6 +75,9 @@ class Metrics:
                                      ["route", "field"], registry=r)
         self.reconciled = Counter("portal_uploads_reconciled", "Upload records the reconciler wrote or fixed, by action",
                                   ["action"], registry=r)
+        # Per worker (a `pid` label under gunicorn; a dead worker's series go with its files).
+        self.seen_version = Gauge("portal_flag_seen_version", "Flag state version this worker's decisions use",
+                                  ["flag"], multiprocess_mode="liveall", registry=r)
         for action in RECONCILE_ACTIONS:
             self.reconciled.labels(action)
         for route in ROUTES:
@@ -122,6 +125,11 @@ class Metrics:
         self.reconciled.labels("recorded").inc(len(report.journals_recorded))
         self.reconciled.labels("interrupted").inc(len(report.interrupted))
         self.reconciled.labels("fixed").inc(len(report.fixed))
+
+    def publish_seen_versions(self, versions: dict[str, int]) -> None:
+        """Set this worker's `portal_flag_seen_version` for every known flag (0: not read yet)."""
+        for flag in ALL_FLAGS:
+            self.seen_version.labels(flag).set(versions.get(flag, 0))
 
     def count_fallback(self, flag: str, source: str) -> None:
         """Count a flag decision made from last-known state or the safe default."""

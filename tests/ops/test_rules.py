@@ -45,6 +45,7 @@ EXPORTED_METRICS = frozenset({
     "portal_upload_folder_free_bytes",
     "portal_upload_folder_free_ratio",
     "portal_flag_store_lost",
+    "portal_flag_seen_version",
 })
 # Written by Prometheus itself for every scrape target (PortalScrapeTargetDown reads it).
 SCRAPE_METRICS = frozenset({"up"})

@@ -163,8 +163,12 @@ def rollback():
     started = time.perf_counter()
     states = service.rollback(actor=g.flag_actor, reason=_reason(data) or "")
     written = time.perf_counter() - started
-    seen = readings.wait_until_killed(service, [s.name for s in states], started, limit=max(5.0, 3 * service.ttl))
-    # Measured on the worker that served the call; every other worker is bounded by its refresh (ttl).
+    limit = readings.rollback_limit(service)
+    seen = readings.wait_until_killed(service, [s.name for s in states], started, limit=limit)
+    reach = readings.wait_until_every_worker(service, current_services().settings.metrics_dir, states, started, limit)
+    # `workers`: every live gunicorn worker of this instance (1: this process only, no metrics folder);
+    # other instances are bounded by their refresh (propagation_seconds).
     return jsonify({"flags": [state.to_dict() for state in states], "propagation_seconds": service.ttl,
                     "written_seconds": round(written, 4),
-                    "seen_by_this_worker_seconds": None if seen is None else round(seen, 4)})
+                    "seen_by_this_worker_seconds": None if seen is None else round(seen, 4),
+                    "limit_seconds": limit, **reach.to_dict()})

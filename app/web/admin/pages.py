@@ -244,8 +244,11 @@ def rollback():
         message, status = _refused(error)
         return _page("message.html", status, title="Nothing rolled back", message=message)
     written = time.perf_counter() - started
-    seen = readings.wait_until_killed(service, [s.name for s in states], started, limit=max(5.0, 3 * service.ttl))
-    return _page("rolled_back.html", states=states, written=written, seen=seen, ttl=service.ttl)
+    limit = readings.rollback_limit(service)
+    seen = readings.wait_until_killed(service, [s.name for s in states], started, limit=limit)
+    reach = readings.wait_until_every_worker(service, current_services().settings.metrics_dir, states, started, limit)
+    return _page("rolled_back.html", states=states, written=written, seen=seen, ttl=service.ttl, reach=reach,
+                 limit=limit)
 
 
 # -- shadow (rollout: rollout_pages.py, reports: reports_pages.py) ------------------------------------------------------------

@@ -6,6 +6,8 @@
   `portal_shadow_runs_total` counters (every worker's values under gunicorn).
 - `next_step`: the rollout step to suggest after the current percent (the plan's steps).
 - `wait_until_killed`: how long a rollback took to reach this worker's decisions.
+- `wait_until_every_worker`: how long it took to reach every live worker of this instance
+  (`app.harness.propagation`: each worker's published flag version).
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from prometheus_client import CollectorRegistry, multiprocess
 from sqlalchemy import func, select
 
 from app.harness.metrics import SHADOW_RESULTS, Metrics
+from app.harness.propagation import Propagation, read_worker_versions, wait_until_seen
 from app.ingest.database import Database
 from app.ingest.models import UploadedFile
 from app.ingest.outcome import PATHS, ROUTES
-from flags import FlagService
+from flags import FlagService, FlagState
 
-__all__ = ["DEFAULT_STEPS", "next_step", "routed_users", "shadow_results", "wait_until_killed"]
+__all__ = ["DEFAULT_STEPS", "next_step", "routed_users", "rollback_limit", "shadow_results", "wait_until_every_worker",
+           "wait_until_killed"]
 
 # The rollout plan's default steps (issue 12); the controller's own plan replaces them when it lands.
 DEFAULT_STEPS: tuple[float, ...] = (25.0, 50.0, 75.0, 100.0)
@@ -78,3 +82,15 @@ def wait_until_killed(service: FlagService, flags: Sequence[str], started: float
         if clock() - started > limit:
             return None
         pause(0.01)
+
+
+def rollback_limit(service: FlagService) -> float:
+    """How long a rollback waits for the workers to see it before answering (seconds)."""
+    return max(5.0, 3 * service.ttl)
+
+
+def wait_until_every_worker(service: FlagService, multiprocess_dir: str | None, states: Sequence[FlagState],
+                            started: float, limit: float) -> Propagation:
+    """Seconds from `started` until every live worker decides from at least the `states` written."""
+    return wait_until_seen(read_worker_versions(service, multiprocess_dir), {s.name: s.version for s in states},
+                           started, limit, multiprocess_dir=bool(multiprocess_dir))

@@ -135,6 +135,10 @@ def test_kill_resume_and_rollback(client, app):
     seen = response.json["seen_by_this_worker_seconds"]  # measured on the serving worker, not only a bound
     assert seen is not None and 0 <= response.json["written_seconds"] <= seen <= response.json["propagation_seconds"] + 1
     assert service.decide("refactored_upload", "u").path == "original"
+    # No gunicorn metrics folder: the serving process is the only worker measured, and it says so.
+    assert response.json["workers"] == 1 and response.json["workers_measured"] == "this process"
+    assert seen <= response.json["reached_all_workers_seconds"] <= response.json["limit_seconds"]
+    assert response.json["workers_behind"] == {}
 
 
 @pytest.mark.parametrize(

@@ -200,6 +200,7 @@ def test_rollback_everything_confirms_then_kills_every_refactored_flag_and_says_
     text = done.get_data(as_text=True)
     assert done.status_code == 200 and "refactored_upload" in text and "refactored_staged_upload" in text
     assert re.search(r"Written in [\d.]+ ms;\s+this worker decided original after [\d.]+ ms", text), text
+    assert re.search(r"It reached all 1 worker in [\d.]+ s \(this process is the only one measured", text), text
     assert all(flags(app).get(name).killed for name in ("refactored_upload", "refactored_staged_upload"))
     assert not flags(app).get("shadow_upload").killed
 
