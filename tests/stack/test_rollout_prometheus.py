@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from flags import REFACTORED_UPLOAD, open_service
-from loadtests.stack.runner import HARNESS, Process, stop_process
+from flags import REFACTORED_UPLOAD
 from tests.stack.conftest import report
-from tests.stack.test_rollout import _faults, _harness, _traffic
+from tests.stack.controller_runs import FAULT, harness, run_controller_under_fault, traffic_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
-FAULT = "refactored.direct.error_rate=0.5"
 UNREACHABLE = "http://127.0.0.1:18299"  # nothing listens there (this suite's own port range)
 ROLLBACK_WAIT_S = 75
 
@@ -35,28 +31,16 @@ def stack_portal_env() -> dict[str, str]:
 
 
 def _status(stack) -> dict:
-    done = _harness(stack, "rollout", "status", REFACTORED_UPLOAD, "--json")
+    done = harness(stack, "rollout", "status", REFACTORED_UPLOAD, "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(done.stdout)["plans"][0]
-
-
-def _traffic_for(stack, samples, seconds: float) -> list[int]:
-    stop, statuses = threading.Event(), []
-    threads = [threading.Thread(target=_traffic, args=(stack, samples, stop, statuses)) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    time.sleep(seconds)
-    stop.set()
-    for thread in threads:
-        thread.join()
-    return statuses
 
 
 def test_windows_from_the_real_prometheus_match_what_was_sent(stack, good_samples):
     from app.harness.rollout.prometheus_source import PrometheusSource
 
     start = dt.datetime.now(dt.UTC)
-    statuses = _traffic_for(stack, good_samples, 8)
+    statuses = traffic_for(stack, good_samples, 8)
     time.sleep(12)  # two scrapes at 5 s
     end = dt.datetime.now(dt.UTC)
     source = PrometheusSource(stack.prometheus_url)
@@ -79,53 +63,31 @@ def test_windows_from_the_real_prometheus_match_what_was_sent(stack, good_sample
 
 
 def test_an_unreachable_prometheus_holds_the_plan_with_every_gate_short(stack, good_samples):
-    started = _harness(stack, "rollout", "start", REFACTORED_UPLOAD, "--steps", "50,100", "--bake", "1s",
-                       "--min-uploads", "5", "--gates", "errors", "--rollback", "kill")
+    started = harness(stack, "rollout", "start", REFACTORED_UPLOAD, "--steps", "50,100", "--bake", "1s",
+                      "--min-uploads", "5", "--gates", "errors", "--rollback", "kill")
     assert started.returncode == 0, started.stdout + started.stderr
     try:
-        statuses = _traffic_for(stack, good_samples, 2)
-        ran = _harness(stack, "rollout", "run", "--interval", "1", "--iterations", "4", "--prometheus", UNREACHABLE)
+        statuses = traffic_for(stack, good_samples, 2)
+        ran = harness(stack, "rollout", "run", "--interval", "1", "--iterations", "4", "--prometheus", UNREACHABLE)
         assert ran.returncode == 0, ran.stdout + ran.stderr
         state = _status(stack)
-        text = _harness(stack, "rollout", "status", REFACTORED_UPLOAD).stdout
+        text = harness(stack, "rollout", "status", REFACTORED_UPLOAD).stdout
         report(f"unreachable prometheus after {len(statuses)} uploads: {text.strip()}")
         assert state["percent"] == 50 and state["status"] == "running", state
         assert "SHORT" in text and f"prometheus@{UNREACHABLE} (unreachable" in text, text
     finally:
-        _harness(stack, "rollout", "abort", REFACTORED_UPLOAD, "--reason", "test over")
+        harness(stack, "rollout", "abort", REFACTORED_UPLOAD, "--reason", "test over")
 
 
 def test_the_controller_reading_prometheus_kills_the_flag_when_the_refactored_path_fails(stack, good_samples):
-    started = _harness(stack, "rollout", "start", REFACTORED_UPLOAD, "--steps", "50,100", "--bake", "10m",
-                       "--min-uploads", "20", "--gates", "errors", "--rollback", "kill")
+    started = harness(stack, "rollout", "start", REFACTORED_UPLOAD, "--steps", "50,100", "--bake", "10m",
+                      "--min-uploads", "20", "--gates", "errors", "--rollback", "kill")
     assert started.returncode == 0, started.stdout + started.stderr
-    _faults(stack, FAULT)
-    log = Path(stack.folder) / "logs" / "controller-prometheus.log"
-    with log.open("w") as handle:
-        controller = _harness(stack, "rollout", "run", "--interval", "1", "--prometheus", stack.prometheus_url,
-                              stdout=handle, stderr=subprocess.STDOUT)
-    flags = open_service(stack.flag_store_url)
-    stop, statuses = threading.Event(), []
-    threads = [threading.Thread(target=_traffic, args=(stack, good_samples, stop, statuses)) for _ in range(2)]
-    began = time.monotonic()
-    for thread in threads:
-        thread.start()
-    try:
-        while time.monotonic() - began < ROLLBACK_WAIT_S and not flags.get(REFACTORED_UPLOAD).killed:
-            time.sleep(1)
-        waited = time.monotonic() - began
-        killed = flags.get(REFACTORED_UPLOAD).killed
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-        stop_process(Process("controller", controller.pid, str(HARNESS), str(log)))
-        controller.wait(10)
-        _faults(stack, None)
-        flags.close()
-    history = _harness(stack, "rollout", "history", REFACTORED_UPLOAD, "--json")
-    report(f"controller reading {stack.prometheus_url} killed {REFACTORED_UPLOAD} {waited:.0f} s after {FAULT} "
-           f"({len(statuses)} uploads)")
-    assert killed, f"the controller did not kill the flag within {ROLLBACK_WAIT_S} s; see {log}"
-    assert f"gates from prometheus@{stack.prometheus_url}" in log.read_text()
+    run = run_controller_under_fault(stack, good_samples, Path(stack.folder) / "logs" / "controller-prometheus.log",
+                                     ROLLBACK_WAIT_S, "--prometheus", stack.prometheus_url)
+    history = harness(stack, "rollout", "history", REFACTORED_UPLOAD, "--json")
+    report(f"controller reading {stack.prometheus_url} killed {REFACTORED_UPLOAD} {run.waited_s:.0f} s after {FAULT} "
+           f"({len(run.statuses)} uploads)")
+    assert run.killed, f"the controller did not kill the flag within {ROLLBACK_WAIT_S} s; see {run.log}"
+    assert f"gates from prometheus@{stack.prometheus_url}" in run.log.read_text()
     assert f"prometheus@{stack.prometheus_url}" in history.stdout, history.stdout
