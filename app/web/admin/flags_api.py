@@ -162,13 +162,10 @@ def rollback():
     service = flag_service()
     started = time.perf_counter()
     states = service.rollback(actor=g.flag_actor, reason=_reason(data) or "")
-    written = time.perf_counter() - started
-    limit = readings.rollback_limit(service)
-    seen = readings.wait_until_killed(service, [s.name for s in states], started, limit=limit)
-    reach = readings.wait_until_every_worker(service, current_services().settings.metrics_dir, states, started, limit)
+    reach = readings.measure_rollback(service, current_services().settings.metrics_dir, states, started)
     # `workers`: every live gunicorn worker of this instance (1: this process only, no metrics folder);
     # other instances are bounded by their refresh (propagation_seconds).
     return jsonify({"flags": [state.to_dict() for state in states], "propagation_seconds": service.ttl,
-                    "written_seconds": round(written, 4),
-                    "seen_by_this_worker_seconds": None if seen is None else round(seen, 4),
-                    "limit_seconds": limit, **reach.to_dict()})
+                    "written_seconds": round(reach.written, 4),
+                    "seen_by_this_worker_seconds": None if reach.seen is None else round(reach.seen, 4),
+                    "limit_seconds": reach.limit, **reach.every_worker.to_dict()})

@@ -243,12 +243,9 @@ def rollback():
     except FlagError as error:
         message, status = _refused(error)
         return _page("message.html", status, title="Nothing rolled back", message=message)
-    written = time.perf_counter() - started
-    limit = readings.rollback_limit(service)
-    seen = readings.wait_until_killed(service, [s.name for s in states], started, limit=limit)
-    reach = readings.wait_until_every_worker(service, current_services().settings.metrics_dir, states, started, limit)
-    return _page("rolled_back.html", states=states, written=written, seen=seen, ttl=service.ttl, reach=reach,
-                 limit=limit)
+    measured = readings.measure_rollback(service, current_services().settings.metrics_dir, states, started)
+    return _page("rolled_back.html", states=states, written=measured.written, seen=measured.seen, ttl=service.ttl,
+                 reach=measured.every_worker, limit=measured.limit)
 
 
 # -- shadow (rollout: rollout_pages.py, reports: reports_pages.py) ------------------------------------------------------------

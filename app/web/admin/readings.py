@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, multiprocess
@@ -21,16 +22,15 @@ from sqlalchemy import func, select
 
 from app.harness.metrics import SHADOW_RESULTS, Metrics
 from app.harness.propagation import Propagation, read_worker_versions, wait_until_seen
+from app.harness.rollout.plan import DEFAULT_STEPS  # the rollout plan's steps, suggested on the flag page
 from app.ingest.database import Database
 from app.ingest.models import UploadedFile
 from app.ingest.outcome import PATHS, ROUTES
 from flags import FlagService, FlagState
 
-__all__ = ["DEFAULT_STEPS", "next_step", "routed_users", "rollback_limit", "shadow_results", "wait_until_every_worker",
-           "wait_until_killed"]
+__all__ = ["DEFAULT_STEPS", "RollbackReach", "measure_rollback", "next_step", "routed_users", "rollback_limit",
+           "shadow_results", "wait_until_every_worker", "wait_until_killed"]
 
-# The rollout plan's default steps (issue 12); the controller's own plan replaces them when it lands.
-DEFAULT_STEPS: tuple[float, ...] = (25.0, 50.0, 75.0, 100.0)
 
 
 def next_step(percent: float, steps: Sequence[float] = DEFAULT_STEPS) -> float | None:
@@ -94,3 +94,22 @@ def wait_until_every_worker(service: FlagService, multiprocess_dir: str | None, 
     """Seconds from `started` until every live worker decides from at least the `states` written."""
     return wait_until_seen(read_worker_versions(service, multiprocess_dir), {s.name: s.version for s in states},
                            started, limit, multiprocess_dir=bool(multiprocess_dir))
+
+
+@dataclass(frozen=True)
+class RollbackReach:
+    """How a rollback reached the workers: written, seen by the serving worker, by every worker."""
+
+    written: float
+    seen: float | None  # the serving worker's decisions (None past the limit)
+    limit: float
+    every_worker: Propagation
+
+
+def measure_rollback(service: FlagService, multiprocess_dir: str | None, states: Sequence[FlagState],
+                     started: float) -> RollbackReach:
+    """After `service.rollback` (begun at `started`) wrote `states`: the timings the page and the API report."""
+    written = time.perf_counter() - started
+    limit = rollback_limit(service)
+    seen = wait_until_killed(service, [s.name for s in states], started, limit=limit)
+    return RollbackReach(written, seen, limit, wait_until_every_worker(service, multiprocess_dir, states, started, limit))
